@@ -1,0 +1,99 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One lock per agent channel, shared by every process on this machine.
+
+An agent serves one client at a time and interleaved requests corrupt both
+streams, so Ansible forks (separate processes) that reach the same channel
+queue on an flock()ed file instead.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import time
+
+from .errors import QgaChannelError, QgaLockTimeout
+
+
+def lock_dir() -> str:
+    """Directory of the lock files: $VMGUEST_QGA_LOCK_DIR, else a private one in the temp dir."""
+    configured = os.environ.get("VMGUEST_QGA_LOCK_DIR")
+    if configured:
+        return configured
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    return os.path.join(base, "vmguest-qga-locks-%d" % os.getuid())
+
+
+class ChannelLock:
+    """An exclusive, bounded-wait lock on one channel (channel string + domain)."""
+
+    def __init__(self, channel: str, domain: str | None = None) -> None:
+        self.channel = channel
+        key = "%s\0%s" % (channel, domain or "")
+        self.path = os.path.join(lock_dir(), hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".lock")
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def acquire(self, timeout: float) -> None:
+        """Take the lock, waiting at most `timeout` seconds."""
+        if self._fd is not None:
+            return
+        fd = self._open()
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise QgaChannelError("cannot lock %s: %s" % (self.path, exc.strerror), channel=self.channel)
+            if time.monotonic() >= deadline:
+                holder = self._holder(fd)
+                os.close(fd)
+                raise QgaLockTimeout(
+                    "another client%s has been using the channel for more than %.0f s; the agent serves one "
+                    "client at a time (lock file %s)" % (holder, timeout, self.path),
+                    channel=self.channel,
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Release the lock. Safe to call when not held."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _open(self) -> int:
+        directory = os.path.dirname(self.path)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as exc:
+            raise QgaChannelError(
+                "cannot create lock file %s: %s (set VMGUEST_QGA_LOCK_DIR to a writable directory)"
+                % (self.path, exc.strerror),
+                channel=self.channel,
+            ) from None
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            pid = os.pread(fd, 32, 0).decode().strip()
+        except OSError:
+            return ""
+        return " (pid %s)" % pid if pid.isdigit() else ""

@@ -1,0 +1,379 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The QGA protocol client: framing, resync, execute(), typed errors, capability probe.
+
+No Ansible controller imports: this runs anywhere Python runs.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import typing as t
+from dataclasses import dataclass, field
+
+from . import schema
+from .channel_lock import ChannelLock
+from .errors import (
+    QgaArgumentError,
+    QgaChannelError,
+    QgaCommandDisabled,
+    QgaError,
+    QgaProtocolError,
+    QgaTimeoutError,
+    QgaUnsupportedError,
+    command_error,
+)
+from .transport import LibvirtTransport, StreamTransport, Transport, TransportLimits, deadline_after, open_transport, remaining
+
+SYNC_SENTINEL = b"\xff"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_LOCK_TIMEOUT = 120.0
+# Commands that send no reply on success (QAPI 'success-response': false) may still
+# answer with an error right away (disabled, unsupported); wait this long for one.
+NO_REPLY_ERROR_WAIT = 1.0
+
+Log = t.Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """What guest-info says: the agent version and which commands it has enabled."""
+
+    version: str
+    commands: dict[str, bool] = field(default_factory=dict)
+
+    def knows(self, command: str) -> bool:
+        """Whether the agent implements the command at all."""
+        return command in self.commands
+
+    def enabled(self, command: str) -> bool:
+        """Whether the agent would run the command now."""
+        return self.commands.get(command, False)
+
+
+class QgaClient:
+    """A connection to one guest agent.
+
+    `channel` is a channel string (see transport.open_transport); `domain` names the
+    libvirt domain for libvirt: channels. Use as a context manager or call
+    connect()/close(). Calls from several threads are serialized; processes on
+    the same channel queue on a lock file.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        domain: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        validate: bool = True,
+        log: Log | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.channel = channel
+        self.domain = domain
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.lock_timeout = lock_timeout
+        self.validate = validate
+        self._log = log
+        self._transport = transport if transport is not None else open_transport(channel, domain)
+        self._lock = ChannelLock(channel, domain)
+        self._mutex = threading.RLock()
+        self._buffer = bytearray()
+        self._scan_from = 0
+        self._connected = False
+        self._needs_sync = False
+        self._info: AgentInfo | None = None
+        # Facts probed from the guest (OS family, ...), kept until the next connect.
+        self.probe_cache: dict[str, t.Any] = {}
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def limits(self) -> TransportLimits:
+        """Size limits of this client's transport."""
+        return self._transport.limits
+
+    @property
+    def connected(self) -> bool:
+        """Whether the channel is open."""
+        return self._connected
+
+    def connect(self) -> QgaClient:
+        """Take the channel lock, open the channel and bring the stream in sync."""
+        with self._mutex:
+            if self._connected:
+                return self
+            self._lock.acquire(self.lock_timeout)
+            try:
+                self._transport.open(self.connect_timeout)
+                self._connected = True
+                self._buffer.clear()
+                self._scan_from = 0
+                self._info = None
+                self.probe_cache.clear()
+                if isinstance(self._transport, StreamTransport):
+                    self._sync(self.connect_timeout)
+            except BaseException:
+                self.close()
+                raise
+            return self
+
+    def close(self) -> None:
+        """Close the channel and release its lock. Safe to call twice."""
+        with self._mutex:
+            self._connected = False
+            try:
+                self._transport.close()
+            finally:
+                self._lock.release()
+
+    def __enter__(self) -> QgaClient:
+        return self.connect()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- commands ----------------------------------------------------------
+
+    def execute(self, command: str, arguments: dict[str, t.Any] | None = None, timeout: float | None = None) -> t.Any:
+        """Run one agent command and return its "return" value.
+
+        Raises QgaArgumentError (nothing sent) for arguments the schema rejects,
+        a QgaCommandError subclass for an agent error reply, QgaTimeoutError,
+        QgaChannelError when the agent went away.
+        """
+        if self.validate:
+            schema.validate_arguments(command, arguments, channel=self.channel)
+        message = self._encode(command, arguments)
+        rpc_timeout = self.timeout if timeout is None else timeout
+        with self._mutex:
+            if not self._connected:
+                self.connect()
+            self._debug("-> %s (%d bytes)" % (command, len(message)))
+            if isinstance(self._transport, LibvirtTransport):
+                reply = self._execute_libvirt(command, message, rpc_timeout)
+            else:
+                reply = self._execute_stream(command, message, rpc_timeout)
+        return self._unwrap(command, reply)
+
+    def ping(self, timeout: float | None = None) -> None:
+        """guest-ping: succeed when the agent answers."""
+        self.execute("guest-ping", timeout=timeout)
+
+    def info(self, refresh: bool = False) -> AgentInfo:
+        """The agent's version and enabled commands (guest-info), cached per client."""
+        if self._info is None or refresh:
+            reply = self.execute("guest-info")
+            self._info = AgentInfo(
+                version=str(reply.get("version", "")),
+                commands={entry["name"]: bool(entry.get("enabled")) for entry in reply.get("supported_commands", [])},
+            )
+        return self._info
+
+    def supports(self, command: str) -> bool:
+        """Whether the agent implements and has enabled `command`."""
+        return self.info().enabled(command)
+
+    def require(self, *commands: str) -> None:
+        """Raise a clear error unless the agent implements and has enabled every command."""
+        info = self.info()
+        for command in commands:
+            if not info.knows(command):
+                since = schema.command_spec(command).get("since") if schema.is_known(command) else None
+                raise QgaUnsupportedError(
+                    "qemu-guest-agent %s does not implement %s%s"
+                    % (info.version or "(unknown version)", command, " (added in %s)" % since if since else ""),
+                    channel=self.channel,
+                    command=command,
+                )
+            if not info.enabled(command):
+                raise QgaCommandDisabled(
+                    "CommandNotFound", "Command %s has been disabled" % command, channel=self.channel, command=command
+                )
+
+    # -- internals ---------------------------------------------------------
+
+    def _encode(self, command: str, arguments: dict[str, t.Any] | None) -> bytes:
+        request: dict[str, t.Any] = {"execute": command}
+        if arguments:
+            request["arguments"] = arguments
+        message = json.dumps(request, separators=(",", ":")).encode("utf-8")
+        limit = self._transport.limits.max_request_bytes
+        if len(message) > limit:
+            raise QgaArgumentError(
+                "the request is %d bytes of JSON, over this transport's limit of %d bytes; send less per call "
+                "(smaller chunks)" % (len(message), limit),
+                channel=self.channel,
+                command=command,
+            )
+        return message
+
+    def _execute_libvirt(self, command: str, message: bytes, rpc_timeout: float) -> dict[str, t.Any]:
+        assert isinstance(self._transport, LibvirtTransport)
+        if not _sends_reply(command):
+            try:
+                self._transport.command(message.decode("utf-8"), command, NO_REPLY_ERROR_WAIT)
+            except QgaTimeoutError:
+                pass
+            return {"return": None}
+        text = self._transport.command(message.decode("utf-8"), command, rpc_timeout)
+        return self._parse_reply(text.encode("utf-8"), command)
+
+    def _execute_stream(self, command: str, message: bytes, rpc_timeout: float) -> dict[str, t.Any]:
+        transport = self._transport
+        assert isinstance(transport, StreamTransport)
+        try:
+            if self._needs_sync:
+                self._sync(min(rpc_timeout, self.connect_timeout))
+            transport.send(message + b"\n", rpc_timeout)
+            if not _sends_reply(command):
+                return self._await_no_reply(command)
+            return self._read_reply(command, deadline_after(rpc_timeout), rpc_timeout)
+        except QgaTimeoutError as exc:
+            # A late reply to this command would be taken for the next one's: resync first.
+            self._needs_sync = True
+            if exc.command is not None:
+                raise
+            raise QgaTimeoutError(
+                "no reply within %.1f s" % rpc_timeout, channel=self.channel, command=command
+            ) from None
+        except QgaChannelError as exc:
+            # The stream is gone: release the channel so a retry (or another client) can reconnect.
+            self.close()
+            if exc.command is None:
+                exc.command = command
+                exc.args = (exc._format(exc.reason),)
+            raise
+
+    def _await_no_reply(self, command: str) -> dict[str, t.Any]:
+        self._needs_sync = True
+        try:
+            reply = self._read_reply(command, deadline_after(NO_REPLY_ERROR_WAIT), NO_REPLY_ERROR_WAIT)
+        except (QgaTimeoutError, QgaChannelError):
+            # Silence (or the guest going down) is how these commands succeed.
+            return {"return": None}
+        return reply
+
+    def _read_reply(self, command: str, deadline: float, rpc_timeout: float) -> dict[str, t.Any]:
+        while True:
+            reply = self._next_message(deadline, rpc_timeout)
+            if "return" in reply or "error" in reply:
+                return reply
+            self._debug("skipped a message that is no reply: %r" % (_preview(reply),))
+
+    def _sync(self, timeout: float) -> None:
+        """Send 0xFF + guest-sync-delimited and skip to the matching reply."""
+        assert isinstance(self._transport, StreamTransport)
+        sync_id = secrets.randbelow(2**52) + 1
+        request = json.dumps({"execute": "guest-sync-delimited", "arguments": {"id": sync_id}}).encode()
+        self._transport.send(SYNC_SENTINEL + request + b"\n", timeout)
+        deadline = deadline_after(timeout)
+        while True:
+            self._skip_to_sentinel(deadline, timeout)
+            try:
+                reply = self._next_message(deadline, timeout)
+            except QgaTimeoutError:
+                raise QgaTimeoutError(
+                    "the agent did not answer guest-sync-delimited within %.1f s (is qemu-guest-agent running "
+                    "in the guest?)" % timeout,
+                    channel=self.channel,
+                    command="guest-sync-delimited",
+                ) from None
+            if reply.get("return") == sync_id:
+                self._needs_sync = False
+                return
+            self._debug("skipped a stale message while syncing: %r" % (_preview(reply),))
+
+    def _skip_to_sentinel(self, deadline: float, timeout: float) -> None:
+        while True:
+            index = self._buffer.find(SYNC_SENTINEL)
+            if index >= 0:
+                del self._buffer[: index + 1]
+                self._scan_from = 0
+                return
+            if self._buffer:
+                self._debug("skipped %d bytes before the sync sentinel" % len(self._buffer))
+            self._buffer.clear()
+            self._scan_from = 0
+            self._fill(deadline, timeout)
+
+    def _next_message(self, deadline: float, timeout: float) -> dict[str, t.Any]:
+        """Return the next JSON object line from the stream, skipping garbage lines."""
+        while True:
+            newline = self._buffer.find(b"\n", self._scan_from)
+            if newline < 0:
+                self._scan_from = len(self._buffer)
+                self._fill(deadline, timeout)
+                continue
+            line = bytes(self._buffer[:newline]).strip()
+            del self._buffer[: newline + 1]
+            self._scan_from = 0
+            if not line:
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError:
+                self._debug("skipped %d bytes that are not JSON" % len(line))
+                continue
+            if isinstance(message, dict):
+                return message
+            self._debug("skipped a JSON value that is no object")
+
+    def _fill(self, deadline: float, timeout: float) -> None:
+        assert isinstance(self._transport, StreamTransport)
+        left = remaining(deadline)
+        if left <= 0:
+            raise QgaTimeoutError("no reply within %.1f s" % timeout, channel=self.channel)
+        self._buffer += self._transport.receive(left)
+
+    def _parse_reply(self, text: bytes, command: str) -> dict[str, t.Any]:
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            raise QgaProtocolError("the reply is not JSON: %r" % text[:200], channel=self.channel, command=command)
+        if not isinstance(reply, dict):
+            raise QgaProtocolError("the reply is no JSON object", channel=self.channel, command=command)
+        return reply
+
+    def _unwrap(self, command: str, reply: dict[str, t.Any]) -> t.Any:
+        if "error" in reply:
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise command_error(
+                str(error.get("class", "GenericError")), str(error.get("desc", reply["error"])), self.channel, command
+            )
+        if "return" not in reply:
+            raise QgaProtocolError("a reply without return or error", channel=self.channel, command=command)
+        value = reply["return"]
+        if self.validate and _sends_reply(command):
+            schema.validate_return(command, value, channel=self.channel)
+        return value
+
+    def _debug(self, text: str) -> None:
+        if self._log is not None:
+            self._log("qga %s: %s" % (self.channel, text))
+
+
+def _sends_reply(command: str) -> bool:
+    if not schema.is_known(command):
+        return True
+    return schema.command_spec(command).get("success_response", True) is not False
+
+
+def _preview(message: dict[str, t.Any]) -> str:
+    text = json.dumps(message)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+def connect(channel: str, domain: str | None = None, **options: t.Any) -> QgaClient:
+    """Open a client on a channel string (see QgaClient for options)."""
+    return QgaClient(channel, domain=domain, **options).connect()
+
+
+__all__ = ["AgentInfo", "QgaClient", "QgaError", "connect"]

@@ -1,0 +1,274 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run processes in the guest with guest-exec + guest-exec-status.
+
+What the agent does and does not do shapes this module:
+- `env` REPLACES the child's environment, and the agent's own (a systemd
+  service's) has no HOME: a sane POSIX environment is sent unless told not to.
+- input-data is written to stdin and stdin is closed; without it stdin is /dev/null.
+- Output comes back only once the process exited and both pipes closed, at most
+  16 MiB per stream; the rest is dropped with only a *-truncated flag.
+- The exec record is freed by the first status reply that says exited.
+- The agent has no timeout and no kill: the client enforces the timeout and
+  kills the process with another exec.
+- Transports whose replies are small (libvirt) cannot carry 2 x 16 MiB of
+  base64 in one guest-exec-status: output is spilled to guest files there and
+  read back in chunks.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import time
+import typing as t
+from dataclasses import dataclass
+
+from .errors import QgaCommandError, QgaError, QgaExecError, QgaFileError, QgaOutputTruncated, QgaTimeoutError
+from .files import read_file
+
+if t.TYPE_CHECKING:
+    from .client import QgaClient
+
+POSIX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SPILL_DIR_PREFIX = "/tmp/.vmguest-qga-exec-"
+# Seconds to wait for a killed process's record to report exited.
+KILL_REAP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How guest-exec-status is polled: start fast (most commands are short), back off."""
+
+    first_interval: float = 0.001
+    max_interval: float = 0.05
+    factor: float = 2.0
+
+    def intervals(self) -> t.Iterator[float]:
+        """Yield the successive sleep intervals."""
+        interval = self.first_interval
+        while True:
+            yield interval
+            interval = min(interval * self.factor, self.max_interval)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """The outcome of one guest process."""
+
+    pid: int
+    exitcode: int | None
+    signal: int | None
+    stdout: bytes
+    stderr: bytes
+    out_truncated: bool = False
+    err_truncated: bool = False
+    duration: float = 0.0
+
+    @property
+    def rc(self) -> int:
+        """Exit code; a process killed by signal N gives -N (as Python's subprocess does)."""
+        if self.exitcode is not None:
+            return self.exitcode
+        if self.signal is not None:
+            return -self.signal
+        return -1
+
+
+def default_environment(home: str = "/root", user: str = "root", lang: str = "C.UTF-8") -> dict[str, str]:
+    """A login-like POSIX environment for a process run by the agent."""
+    return {"HOME": home, "LANG": lang, "LOGNAME": user, "PATH": POSIX_PATH, "SHELL": "/bin/sh", "USER": user}
+
+
+def guest_is_windows(client: QgaClient) -> bool:
+    """Whether the guest runs Windows (guest-get-osinfo), cached on the client."""
+    cache = client.probe_cache
+    if "windows" not in cache:
+        try:
+            osinfo = client.execute("guest-get-osinfo")
+            cache["windows"] = osinfo.get("id") == "mswindows"
+        except QgaCommandError:
+            # Agents before 2.10 lack guest-get-osinfo; those are POSIX agents far more often.
+            cache["windows"] = False
+    return bool(cache["windows"])
+
+
+def start(
+    client: QgaClient,
+    argv: t.Sequence[str],
+    stdin: bytes | None = None,
+    env: t.Mapping[str, str] | None = None,
+    capture: bool = True,
+) -> int:
+    """Start `argv` in the guest; return its pid. `env` is sent as is (it replaces the environment)."""
+    if not argv:
+        raise QgaExecError("no command to run", channel=client.channel, command="guest-exec")
+    arguments: dict[str, t.Any] = {"path": argv[0], "arg": list(argv[1:]), "capture-output": capture}
+    if env is not None:
+        arguments["env"] = ["%s=%s" % item for item in env.items()]
+    if stdin:
+        arguments["input-data"] = base64.b64encode(stdin).decode("ascii")
+    reply = client.execute("guest-exec", arguments)
+    return int(reply["pid"])
+
+
+def wait(
+    client: QgaClient,
+    pid: int,
+    timeout: float | None = None,
+    poll: PollPolicy | None = None,
+    kill_on_timeout: bool = True,
+) -> dict[str, t.Any]:
+    """Poll guest-exec-status until the process exited; return that (final) status.
+
+    On timeout the process is killed (unless told not to) and QgaExecError names it.
+    """
+    started = time.monotonic()
+    intervals = (poll or PollPolicy()).intervals()
+    while True:
+        status = client.execute("guest-exec-status", {"pid": pid})
+        if status.get("exited"):
+            return t.cast("dict[str, t.Any]", status)
+        elapsed = time.monotonic() - started
+        if timeout is not None and elapsed >= timeout:
+            killed = kill(client, pid) if kill_on_timeout else False
+            raise QgaExecError(
+                "the guest process %d was still running after %.1f s%s"
+                % (pid, timeout, "; it was killed" if killed else " and was left running"),
+                channel=client.channel,
+                command="guest-exec",
+            )
+        delay = next(intervals)
+        if timeout is not None:
+            delay = min(delay, max(0.0, timeout - elapsed))
+        time.sleep(delay)
+
+
+def kill(client: QgaClient, pid: int) -> bool:
+    """Kill a guest process (and its process group when it leads one); reap its record. Best effort."""
+    if guest_is_windows(client):
+        argv = ["taskkill", "/F", "/T", "/PID", str(pid)]
+    else:
+        script = "kill -KILL -- -%d 2>/dev/null; kill -KILL %d 2>/dev/null; exit 0" % (pid, pid)
+        argv = ["/bin/sh", "-c", script]
+    try:
+        killer = start(client, argv, capture=False, env=None if guest_is_windows(client) else default_environment())
+        wait(client, killer, timeout=KILL_REAP_TIMEOUT, kill_on_timeout=False)
+        # Reading the exited status frees the record of the killed process.
+        wait(client, pid, timeout=KILL_REAP_TIMEOUT, kill_on_timeout=False)
+    except QgaError:
+        return False
+    return True
+
+
+def run(
+    client: QgaClient,
+    argv: t.Sequence[str],
+    stdin: bytes | None = None,
+    env: t.Mapping[str, str] | None = None,
+    clean_env: bool = False,
+    timeout: float | None = None,
+    capture: bool = True,
+    allow_truncation: bool = False,
+    poll: PollPolicy | None = None,
+) -> ExecResult:
+    """Run `argv` to completion and return its exit status and output.
+
+    `env` is added to a sane POSIX environment (HOME, PATH, LANG, USER...) unless
+    `clean_env` is set or the guest is Windows, in which case it is sent as is.
+    Truncated output raises QgaOutputTruncated unless `allow_truncation`.
+    A process still running after `timeout` seconds is killed and QgaExecError raised.
+    """
+    child_env = _environment(client, env, clean_env)
+    started = time.monotonic()
+    if capture and not client.limits.exec_capture_fits and not guest_is_windows(client):
+        result = _run_spilled(client, argv, stdin, child_env, timeout, poll)
+    else:
+        pid = start(client, argv, stdin=stdin, env=child_env, capture=capture)
+        result = _result(pid, wait(client, pid, timeout=timeout, poll=poll), started)
+    if not allow_truncation and (result.out_truncated or result.err_truncated):
+        raise QgaOutputTruncated(
+            "the agent dropped output of %s beyond its 16 MiB capture limit (%s truncated); send large output "
+            "to a file in the guest and read it with guest-file-read"
+            % (argv[0], " and ".join(name for name, cut in (("stdout", result.out_truncated),
+                                                              ("stderr", result.err_truncated)) if cut)),
+            channel=client.channel,
+            command="guest-exec",
+        )
+    return result
+
+
+def _environment(
+    client: QgaClient, env: t.Mapping[str, str] | None, clean_env: bool
+) -> dict[str, str] | None:
+    if clean_env or guest_is_windows(client):
+        return dict(env) if env is not None else None
+    merged = default_environment()
+    merged.update(env or {})
+    return merged
+
+
+def _result(pid: int, status: dict[str, t.Any], started: float) -> ExecResult:
+    return ExecResult(
+        pid=pid,
+        exitcode=status.get("exitcode"),
+        signal=status.get("signal"),
+        stdout=base64.b64decode(status.get("out-data", "")),
+        stderr=base64.b64decode(status.get("err-data", "")),
+        out_truncated=bool(status.get("out-truncated")),
+        err_truncated=bool(status.get("err-truncated")),
+        duration=time.monotonic() - started,
+    )
+
+
+def _run_spilled(
+    client: QgaClient,
+    argv: t.Sequence[str],
+    stdin: bytes | None,
+    env: dict[str, str] | None,
+    timeout: float | None,
+    poll: PollPolicy | None,
+) -> ExecResult:
+    """Run with stdout/stderr sent to files in a private guest directory, then read them in chunks."""
+    spill_dir = SPILL_DIR_PREFIX + secrets.token_hex(8)
+    # $0 is the directory; mkdir (not -p) fails if anything already sits there.
+    script = 'umask 077; mkdir "$0" || exit 125; exec "$@" >"$0/out" 2>"$0/err"'
+    started = time.monotonic()
+    pid = start(client, ["/bin/sh", "-c", script, spill_dir] + list(argv), stdin=stdin, env=env, capture=False)
+    try:
+        status = wait(client, pid, timeout=timeout, poll=poll)
+        stdout = _read_spilled(client, spill_dir + "/out")
+        stderr = _read_spilled(client, spill_dir + "/err")
+    finally:
+        _remove_spill_dir(client, spill_dir)
+    return ExecResult(
+        pid=pid,
+        exitcode=status.get("exitcode"),
+        signal=status.get("signal"),
+        stdout=stdout,
+        stderr=stderr,
+        duration=time.monotonic() - started,
+    )
+
+
+def _read_spilled(client: QgaClient, path: str) -> bytes:
+    sink = io.BytesIO()
+    try:
+        read_file(client, path, sink)
+    except QgaFileError as exc:
+        raise QgaExecError(
+            "the command's output could not be read back from %s: %s" % (path, exc.reason),
+            channel=client.channel,
+            command="guest-exec",
+        ) from None
+    return sink.getvalue()
+
+
+def _remove_spill_dir(client: QgaClient, spill_dir: str) -> None:
+    try:
+        pid = start(client, ["/bin/rm", "-rf", "--", spill_dir], capture=False, env=default_environment())
+        wait(client, pid, timeout=KILL_REAP_TIMEOUT, kill_on_timeout=False)
+    except (QgaError, QgaTimeoutError):
+        pass

@@ -1,0 +1,225 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Framing corner cases that a well-behaved real agent does not produce on demand.
+
+A scripted peer on a socketpair plays the agent: split replies, garbage,
+stale replies before the sync sentinel, late replies after a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import typing as t
+
+import pytest
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
+    QgaArgumentError,
+    QgaChannelError,
+    QgaCommandDisabled,
+    QgaCommandError,
+    QgaCommandNotFound,
+    QgaFrozenError,
+    QgaTimeoutError,
+)
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import SocketTransport
+
+Handler = t.Callable[[dict], t.List[t.Union[bytes, float]]]
+
+
+class PairTransport(SocketTransport):
+    """A SocketTransport over one end of a socketpair."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__("fake:pair", socket.AF_UNIX, "")
+        self._pair_end = sock
+
+    def open(self, timeout: float) -> None:
+        self._sock = self._pair_end
+
+
+class ScriptedAgent:
+    """Reads requests line by line; answers each with what the handler returns.
+
+    A handler returns a list of byte strings to send and floats (seconds to pause).
+    Sync requests are answered correctly unless `sync_handler` says otherwise.
+    """
+
+    def __init__(self, handler: Handler, sync_prefix: bytes = b"") -> None:
+        self.client_end, self.agent_end = socket.socketpair()
+        self.handler = handler
+        self.sync_prefix = sync_prefix
+        self.requests: list[dict] = []
+        self.raw_received = bytearray()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def client(self, **options: t.Any) -> QgaClient:
+        return QgaClient("fake:pair", transport=PairTransport(self.client_end), **options)
+
+    def _serve(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                data = self.agent_end.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.raw_received += data
+            buffer += data
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                request = json.loads(line.lstrip(b"\xff"))
+                self.requests.append(request)
+                if request["execute"] == "guest-sync-delimited":
+                    pieces: list[bytes | float] = [
+                        self.sync_prefix + b"\xff" + json.dumps({"return": request["arguments"]["id"]}).encode() + b"\n"
+                    ]
+                else:
+                    pieces = self.handler(request)
+                for piece in pieces:
+                    if isinstance(piece, float):
+                        time.sleep(piece)
+                    else:
+                        self.agent_end.sendall(piece)
+
+    def close(self) -> None:
+        self.agent_end.close()
+
+    def commands(self) -> list[str]:
+        return [request["execute"] for request in self.requests]
+
+
+def reply(value: t.Any) -> bytes:
+    return json.dumps({"return": value}).encode() + b"\n"
+
+
+def error(error_class: str, desc: str) -> bytes:
+    return json.dumps({"error": {"class": error_class, "desc": desc}}).encode() + b"\n"
+
+
+def test_connect_sends_sentinel_byte_then_sync_delimited() -> None:
+    agent = ScriptedAgent(lambda request: [reply({})])
+    with agent.client():
+        pass
+    assert agent.raw_received.startswith(b"\xff{")
+    assert agent.commands() == ["guest-sync-delimited"]
+
+
+def test_stale_data_before_the_sentinel_is_skipped() -> None:
+    stale = b'garbage {"return": {"old": 1}}\n{"error": {"class": "GenericError", "desc": "stray"}}\n'
+    stale += b'\xff{"return": 42}\n'  # a stale sync reply with another id
+    agent = ScriptedAgent(lambda request: [reply({})], sync_prefix=stale)
+    with agent.client() as qga:
+        assert qga.execute("guest-ping") == {}
+
+
+def test_reply_split_across_many_reads_is_reassembled() -> None:
+    whole = reply({"version": "9.9", "supported_commands": []})
+    agent = ScriptedAgent(lambda request: [whole[i : i + 3] for i in range(0, len(whole), 3)])
+    with agent.client() as qga:
+        assert qga.execute("guest-info")["version"] == "9.9"
+
+
+def test_non_json_and_non_object_lines_before_a_reply_are_skipped() -> None:
+    agent = ScriptedAgent(lambda request: [b"not json at all\n", b"[1, 2]\n", b"\n", reply({})])
+    with agent.client() as qga:
+        assert qga.execute("guest-ping") == {}
+
+
+def test_a_large_reply_in_one_line_is_read_whole() -> None:
+    payload = "A" * (6 * 1024 * 1024)
+    agent = ScriptedAgent(lambda request: [reply({"count": 1, "buf-b64": payload, "eof": False})])
+    with agent.client() as qga:
+        assert qga.execute("guest-file-read", {"handle": 1, "count": 10})["buf-b64"] == payload
+
+
+def test_a_timed_out_reply_arriving_late_is_not_taken_for_the_next_one() -> None:
+    def handler(request: dict) -> list[bytes | float]:
+        if request["execute"] == "guest-get-time":
+            return [0.5, reply(111)]
+        return [reply({})]
+
+    agent = ScriptedAgent(handler)
+    with agent.client() as qga:
+        with pytest.raises(QgaTimeoutError, match=r"no reply within 0\.1 s \(command guest-get-time, channel fake:pair\)"):
+            qga.execute("guest-get-time", timeout=0.1)
+        time.sleep(0.6)
+        assert qga.execute("guest-ping") == {}
+    assert agent.commands() == ["guest-sync-delimited", "guest-get-time", "guest-sync-delimited", "guest-ping"]
+
+
+@pytest.mark.parametrize(
+    ("error_class", "desc", "expected_type", "expected_text"),
+    [
+        ("CommandNotFound", "Command guest-exec has been disabled", QgaCommandDisabled, "--block-rpcs"),
+        ("CommandNotFound", "The command guest-exec has not been found", QgaCommandNotFound, "does not implement"),
+        ("GenericError", "Command guest-exec has been disabled: the agent is in frozen state", QgaFrozenError,
+         "filesystems are frozen"),
+        ("GenericError", "failed to open file '/nope' (mode: 'r'): No such file", QgaCommandError, "No such file"),
+    ],
+)
+def test_error_replies_become_typed_errors_naming_channel_and_command(
+    error_class: str, desc: str, expected_type: type, expected_text: str
+) -> None:
+    agent = ScriptedAgent(lambda request: [error(error_class, desc)])
+    with agent.client() as qga:
+        with pytest.raises(expected_type) as raised:
+            qga.execute("guest-exec", {"path": "/bin/true"})
+    message = str(raised.value)
+    assert expected_text in message
+    assert "command guest-exec" in message and "channel fake:pair" in message
+    assert raised.value.error_class == error_class and raised.value.desc == desc
+
+
+def test_the_agent_going_away_is_a_channel_error() -> None:
+    def handler(request: dict) -> list[bytes | float]:
+        agent.close()
+        return []
+
+    agent = ScriptedAgent(handler)
+    qga = agent.client()
+    qga.connect()
+    with pytest.raises(QgaChannelError, match="the channel closed"):
+        qga.execute("guest-ping", timeout=5)
+    assert not qga.connected
+
+
+def test_bad_arguments_are_refused_before_anything_is_sent() -> None:
+    agent = ScriptedAgent(lambda request: [reply({})])
+    with agent.client() as qga:
+        with pytest.raises(QgaArgumentError, match="count"):
+            qga.execute("guest-file-read", {"handle": 1, "count": "many"})
+        with pytest.raises(QgaArgumentError, match="unknown command"):
+            qga.execute("guest-make-coffee")
+    assert agent.commands() == ["guest-sync-delimited"]
+
+
+def test_a_request_over_the_transport_limit_is_refused_before_sending() -> None:
+    from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import LIBVIRT_LIMITS
+
+    agent = ScriptedAgent(lambda request: [reply({"count": 1, "eof": False})])
+    transport = PairTransport(agent.client_end)
+    transport.limits = LIBVIRT_LIMITS  # type: ignore[misc]
+    with QgaClient("fake:pair", transport=transport) as qga:
+        with pytest.raises(QgaArgumentError, match="over this transport's limit of 200000 bytes"):
+            qga.execute("guest-file-write", {"handle": 1, "buf-b64": "QUFB" * 60000})
+    assert agent.commands() == ["guest-sync-delimited"]
+
+
+def test_a_command_without_success_reply_returns_on_silence_and_raises_on_error() -> None:
+    def handler(request: dict) -> list[bytes | float]:
+        if request["arguments"]["mode"] == "halt":
+            return [error("CommandNotFound", "Command guest-shutdown has been disabled")]
+        return []
+
+    agent = ScriptedAgent(handler)
+    with agent.client() as qga:
+        assert qga.execute("guest-shutdown", {"mode": "powerdown"}) is None
+        with pytest.raises(QgaCommandDisabled):
+            qga.execute("guest-shutdown", {"mode": "halt"})
