@@ -312,7 +312,8 @@ class QgaClient:
                 self._scan_from = len(self._buffer)
                 self._fill(deadline, timeout)
                 continue
-            line = bytes(self._buffer[:newline]).strip()
+            # A guest-sync-delimited reply carries the 0xFF sentinel in front of its JSON.
+            line = bytes(self._buffer[:newline]).strip().lstrip(SYNC_SENTINEL)
             del self._buffer[: newline + 1]
             self._scan_from = 0
             if not line:

@@ -151,7 +151,7 @@ def kill(client: QgaClient, pid: int) -> bool:
     if guest_is_windows(client):
         argv = ["taskkill", "/F", "/T", "/PID", str(pid)]
     else:
-        script = "kill -KILL -- -%d 2>/dev/null; kill -KILL %d 2>/dev/null; exit 0" % (pid, pid)
+        script = "kill -9 -%d 2>/dev/null; kill -9 %d 2>/dev/null; exit 0" % (pid, pid)
         argv = ["/bin/sh", "-c", script]
     try:
         killer = start(client, argv, capture=False, env=None if guest_is_windows(client) else default_environment())
@@ -182,6 +182,8 @@ def run(
     A process still running after `timeout` seconds is killed and QgaExecError raised.
     """
     child_env = _environment(client, env, clean_env)
+    if timeout is not None and not guest_is_windows(client):
+        argv = own_process_group(argv)
     started = time.monotonic()
     if capture and not client.limits.exec_capture_fits and not guest_is_windows(client):
         result = _run_spilled(client, argv, stdin, child_env, timeout, poll)
@@ -198,6 +200,11 @@ def run(
             command="guest-exec",
         )
     return result
+
+
+def own_process_group(argv: t.Sequence[str]) -> list[str]:
+    """Wrap a POSIX command so it leads its own process group (same pid), which a timeout kill ends whole."""
+    return ["/bin/sh", "-c", 'command -v setsid >/dev/null 2>&1 && exec setsid "$@"; exec "$@"', "sh"] + list(argv)
 
 
 def _environment(

@@ -168,9 +168,18 @@ class SocketTransport(StreamTransport):
         return data
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        # Closing with unread data makes the kernel reset the connection, and qemu-ga's
+        # unix-listen mode (7.2) exits on that reset: read what is pending first.
+        try:
+            sock.setblocking(False)
+            while sock.recv(1 << 20):
+                pass
+        except OSError:
+            pass
+        sock.close()
 
     def _require(self) -> socket.socket:
         if self._sock is None:
