@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import typing as t
 
 import pytest
@@ -16,25 +15,13 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARNESS = os.path.join(REPO_ROOT, "tests", "harness")
 
 
-def _collection_root() -> str:
-    """A directory holding ansible_collections/vmguest/qga -> this checkout."""
-    parts = REPO_ROOT.split(os.sep)
-    if parts[-3:-1] == ["ansible_collections", "vmguest"] and parts[-1] == "qga":
-        return os.sep.join(parts[:-3])
-    root = os.path.join(tempfile.gettempdir(), "vmguest-qga-collections-%d" % os.getuid())
-    link = os.path.join(root, "ansible_collections", "vmguest", "qga")
-    os.makedirs(os.path.dirname(link), exist_ok=True)
-    if os.path.realpath(link) != REPO_ROOT:
-        tmp_link = "%s.%d" % (link, os.getpid())
-        os.symlink(REPO_ROOT, tmp_link)
-        os.replace(tmp_link, link)
-    return root
-
-
-COLLECTIONS_ROOT = _collection_root()
-for path in (COLLECTIONS_ROOT, HARNESS, os.path.join(REPO_ROOT, "tools")):
+for path in (HARNESS, os.path.join(REPO_ROOT, "tools")):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+from collection_path import add_to_sys_path  # noqa: E402
+
+COLLECTIONS_ROOT = add_to_sys_path()
 
 from hostagent import HostAgent  # noqa: E402
 
@@ -51,14 +38,14 @@ def host_agent() -> t.Iterator[HostAgent]:
         yield agent
 
 
-@pytest.fixture()
+@pytest.fixture
 def fresh_host_agent() -> t.Iterator[HostAgent]:
     """A host agent of the test's own, for tests that kill or restart it."""
     with HostAgent() as agent:
         yield agent
 
 
-@pytest.fixture()
+@pytest.fixture
 def client(host_agent: HostAgent) -> t.Iterator[t.Any]:
     """A connected client on the host agent's unix socket."""
     from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
@@ -67,25 +54,81 @@ def client(host_agent: HostAgent) -> t.Iterator[t.Any]:
         yield qga
 
 
+class VmPool:
+    """The real test VMs, one at a time (2 cores): the plain QEMU one or the same VM under libvirtd."""
+
+    def __init__(self) -> None:
+        self.plain: t.Any = None
+        self.libvirt: t.Any = None
+
+    def plain_vm(self) -> t.Any:
+        """The TCG VM started by QEMU directly (agent socket, QMP socket, ext4 disk, user alice)."""
+        self._stop_libvirt()
+        if self.plain is None:
+            from testvm import TestVM
+
+            vm = TestVM()
+            vm.start()
+            self.plain = vm
+        return self.plain
+
+    def libvirt_vm(self) -> t.Any:
+        """The same VM as a libvirt domain (libvirtd started if needed, stopped again at the end)."""
+        self._stop_plain()
+        if self.libvirt is None:
+            from libvirt_vm import LibvirtTestVM
+
+            vm = LibvirtTestVM(stop_daemons=True)
+            vm.start()
+            self.libvirt = vm
+        return self.libvirt
+
+    def _stop_plain(self) -> None:
+        vm, self.plain = self.plain, None
+        if vm is not None:
+            vm.stop()
+
+    def _stop_libvirt(self) -> None:
+        vm, self.libvirt = self.libvirt, None
+        if vm is not None:
+            vm.stop()
+
+    def close(self) -> None:
+        """Stop whatever runs."""
+        try:
+            self._stop_plain()
+        finally:
+            self._stop_libvirt()
+
+
 @pytest.fixture(scope="session")
-def test_vm() -> t.Iterator[t.Any]:
-    """The real TCG test VM (agent socket, QMP socket, ext4 disk at /run/data, user alice)."""
+def vm_pool() -> t.Iterator[VmPool]:
+    """Owner of the test VMs; always stops them at the end of the session."""
     if not vm_tests_required():
-        pytest.skip("VMGUEST_QGA_SKIP_VM=1 was set: the VM tests were asked to be skipped (CI never sets it)")
-    from testvm import TestVM
-
-    vm = TestVM()
-    vm.start()
+        pytest.skip("VMGUEST_QGA_SKIP_VM=1 was set: the VM tests were asked to be skipped (CI refuses it)")
+    pool = VmPool()
     try:
-        yield vm
+        yield pool
     finally:
-        vm.stop()
+        pool.close()
 
 
-@pytest.fixture()
+@pytest.fixture
+def test_vm(vm_pool: VmPool) -> t.Any:
+    """The real TCG test VM (booted once, shared by the tests that use it)."""
+    return vm_pool.plain_vm()
+
+
+@pytest.fixture
 def vm_client(test_vm: t.Any) -> t.Iterator[t.Any]:
     """A connected client on the test VM's agent."""
     from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
-    with QgaClient("unix:" + test_vm.agent_socket, timeout=60) as qga:
+    with QgaClient("unix:%s" % test_vm.agent_socket, timeout=60) as qga:
         yield qga
+
+
+@pytest.fixture
+def libvirt_vm(vm_pool: VmPool) -> t.Any:
+    """The test VM as a domain of a real libvirtd (qemu:///system)."""
+    return vm_pool.libvirt_vm()

@@ -170,12 +170,12 @@ class HostAgent:
             "-b", ",".join(self.blocked),
         ]
         assert "guest-shutdown" in argv[-1] and "guest-fsfreeze-freeze" in argv[-1]
-        return subprocess.Popen(argv, env=SERVICE_ENV, stdin=subprocess.DEVNULL)  # noqa: S603
+        return subprocess.Popen(argv, env=SERVICE_ENV, stdin=subprocess.DEVNULL)
 
     def _start_serial(self) -> None:
         agent_end = os.path.join(self.run_dir, "pty-agent")
         self.serial_path = os.path.join(self.run_dir, "pty-client")
-        self._pty_bridge = subprocess.Popen(  # noqa: S603
+        self._pty_bridge = subprocess.Popen(
             ["socat", "pty,raw,echo=0,link=" + agent_end, "pty,raw,echo=0,link=" + self.serial_path],
             stdin=subprocess.DEVNULL,
         )
@@ -187,8 +187,12 @@ class HostAgent:
 
     def _start_tcp(self) -> None:
         self.tcp_port = _free_port()
-        self._tcp_bridge = subprocess.Popen(  # noqa: S603
-            ["socat", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork" % self.tcp_port, "UNIX-CONNECT:" + self.socket_path],
+        self._tcp_bridge = subprocess.Popen(
+            [
+                "socat",
+                "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork" % self.tcp_port,
+                "UNIX-CONNECT:" + self.socket_path,
+            ],
             stdin=subprocess.DEVNULL,
         )
 

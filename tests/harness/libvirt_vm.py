@@ -1,3 +1,6 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The test VM of testvm.py as a transient libvirt domain under a real libvirtd (qemu:///system).
 
 libvirt owns the agent socket, so the agent is reached through libvirt only
@@ -26,11 +29,29 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 if __package__:
-    from .testvm import (AGENT_PORT_NAME, DATA_DISK_MIB, KERNEL_CMDLINE, TestVMError, VMAssets, _tail,
-                         build_assets, default_cache_dir, make_data_image)
+    from .testvm import (
+        AGENT_PORT_NAME,
+        DATA_DISK_MIB,
+        KERNEL_CMDLINE,
+        TestVMError,
+        VMAssets,
+        _tail,
+        build_assets,
+        default_cache_dir,
+        make_data_image,
+    )
 else:  # run as a script or with tests/harness on sys.path
-    from testvm import (AGENT_PORT_NAME, DATA_DISK_MIB, KERNEL_CMDLINE, TestVMError, VMAssets, _tail,  # type: ignore
-                        build_assets, default_cache_dir, make_data_image)
+    from testvm import (  # type: ignore
+        AGENT_PORT_NAME,
+        DATA_DISK_MIB,
+        KERNEL_CMDLINE,
+        TestVMError,
+        VMAssets,
+        _tail,
+        build_assets,
+        default_cache_dir,
+        make_data_image,
+    )
 
 DEFAULT_URI = "qemu:///system"
 DEFAULT_DOMAIN = "vmguest-qga-test"
@@ -179,7 +200,7 @@ def _virsh_lines(uri: str, *args: str) -> list[str]:
 
 def libvirt_connect(uri: str = DEFAULT_URI) -> Any:
     """Open a libvirt-python connection (imports ``libvirt`` lazily; needs python3-libvirt or libvirt-python)."""
-    import libvirt  # noqa: PLC0415 - optional dependency
+    import libvirt
 
     return libvirt.open(uri)
 

@@ -1,3 +1,6 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """End-to-end check of the test VM harness: boots the plain VM, then the libvirt one (never both at once).
 
     python tests/harness/selftest.py [--skip-libvirt] [--keep-daemons]
@@ -67,10 +70,11 @@ def check_guest_state(call: AgentCall) -> dict[str, Any]:
     report["fsfreeze"] = {"freeze": frozen, "thaw": thawed}
     _expect(call("guest-set-vcpus", {"vcpus": [{"logical-id": 1, "online": False}]}) == 1, "offline cpu1")
     cpu1 = [cpu for cpu in call("guest-get-vcpus") if cpu["logical-id"] == 1]
-    _expect(cpu1 and not cpu1[0]["online"], f"cpu1 still online: {cpu1}")
+    _expect(bool(cpu1) and not cpu1[0]["online"], f"cpu1 still online: {cpu1}")
     _expect(call("guest-set-vcpus", {"vcpus": [{"logical-id": 1, "online": True}]}) == 1, "online cpu1")
     report["set_vcpus"] = "cpu1 offline+online ok"
-    shell, report["exec_sh_s"] = _timed(lambda: guest_exec(call, ["/bin/sh", "-c", "echo $((6*7)); echo ${HOME-unset}"]))
+    shell_argv = ["/bin/sh", "-c", "echo $((6*7)); echo ${HOME-unset}"]
+    shell, report["exec_sh_s"] = _timed(lambda: guest_exec(call, shell_argv))
     _expect(shell.get("exitcode") == 0 and shell["out-data"] == "42\nunset\n", f"sh: {shell}")
     python, report["exec_python3_s"] = _timed(
         lambda: guest_exec(call, ["/usr/bin/python3", "-c", "import sys; print(sys.version.split()[0])"]))

@@ -10,13 +10,14 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
+from hostagent import BLOCKED_RPCS, HostAgent
+
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, schema
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
@@ -29,7 +30,6 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaOutputTruncated,
 )
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import LIBVIRT_LIMITS
-from hostagent import BLOCKED_RPCS, HostAgent
 
 # Commands that only read: run every one of them against the real agent.
 READ_ONLY = {
@@ -165,7 +165,7 @@ def test_a_client_closing_with_unread_replies_does_not_take_the_agent_down(fresh
         assert again.execute("guest-sync", {"id": 3}) == 3
 
 
-def test_missing_socket_error_says_what_to_check(tmp_path: "os.PathLike[str]") -> None:
+def test_missing_socket_error_says_what_to_check(tmp_path: os.PathLike[str]) -> None:
     with pytest.raises(QgaChannelError, match="no such socket.*org.qemu.guest_agent.0"):
         QgaClient("unix:%s/none.sock" % tmp_path, connect_timeout=2).connect()
 
@@ -288,7 +288,10 @@ def test_exec_on_a_small_reply_transport_spills_output_to_guest_files(host_agent
     with QgaClient(host_agent.channel) as qga:
         qga._transport.limits = LIBVIRT_LIMITS  # type: ignore[misc]
         assert not qga.limits.exec_capture_fits
-        script = 'f=$(mktemp); head -c 5000000 /dev/urandom >"$f"; cat "$f"; sha256sum <"$f" >&2; rm "$f"; cat >&2; exit 4'
+        script = (
+            'f=$(mktemp); head -c 5000000 /dev/urandom >"$f"; cat "$f"; sha256sum <"$f" >&2; rm "$f"; '
+            "cat >&2; exit 4"
+        )
         result = guest_exec.run(qga, ["/bin/sh", "-c", script], stdin=b"in\n")
     assert result.exitcode == 4 and len(result.stdout) == 5000000
     digest_line, stdin_echo = result.stderr.decode().splitlines()
@@ -301,7 +304,9 @@ def test_exec_on_a_small_reply_transport_spills_output_to_guest_files(host_agent
 
 
 @pytest.mark.parametrize("chunk_size", [4096, 65536, None])
-def test_file_round_trip_is_exact_with_matching_sha256(client: QgaClient, tmp_path: os.PathLike, chunk_size: int) -> None:
+def test_file_round_trip_is_exact_with_matching_sha256(
+    client: QgaClient, tmp_path: os.PathLike, chunk_size: int
+) -> None:
     payload = os.urandom(3 * 1024 * 1024 + 17)
     guest_path = os.path.join(tmp_path, "ünïcode file\n.bin")
     written = files.write_file(client, guest_path, io.BytesIO(payload), chunk_size=chunk_size)

@@ -16,6 +16,7 @@ import time
 import typing as t
 
 import pytest
+
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaArgumentError,
@@ -147,7 +148,8 @@ def test_a_timed_out_reply_arriving_late_is_not_taken_for_the_next_one() -> None
 
     agent = ScriptedAgent(handler)
     with agent.client() as qga:
-        with pytest.raises(QgaTimeoutError, match=r"no reply within 0\.1 s \(command guest-get-time, channel fake:pair\)"):
+        expected = r"no reply within 0\.1 s \(command guest-get-time, channel fake:pair\)"
+        with pytest.raises(QgaTimeoutError, match=expected):
             qga.execute("guest-get-time", timeout=0.1)
         time.sleep(0.6)
         assert qga.execute("guest-ping") == {}

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import schema
 from ansible_collections.vmguest.qga.plugins.module_utils.qga._schema_data import SCHEMA
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (

@@ -56,7 +56,9 @@ class ChannelLock:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     os.close(fd)
-                    raise QgaChannelError("cannot lock %s: %s" % (self.path, exc.strerror), channel=self.channel)
+                    raise QgaChannelError(
+                        "cannot lock %s: %s" % (self.path, exc.strerror), channel=self.channel
+                    ) from None
             if time.monotonic() >= deadline:
                 holder = self._holder(fd)
                 os.close(fd)

@@ -26,7 +26,15 @@ from .errors import (
     QgaUnsupportedError,
     command_error,
 )
-from .transport import LibvirtTransport, StreamTransport, Transport, TransportLimits, deadline_after, open_transport, remaining
+from .transport import (
+    LibvirtTransport,
+    StreamTransport,
+    Transport,
+    TransportLimits,
+    deadline_after,
+    open_transport,
+    remaining,
+)
 
 SYNC_SENTINEL = b"\xff"
 DEFAULT_TIMEOUT = 30.0
@@ -338,7 +346,9 @@ class QgaClient:
         try:
             reply = json.loads(text)
         except ValueError:
-            raise QgaProtocolError("the reply is not JSON: %r" % text[:200], channel=self.channel, command=command)
+            raise QgaProtocolError(
+                "the reply is not JSON: %r" % text[:200], channel=self.channel, command=command
+            ) from None
         if not isinstance(reply, dict):
             raise QgaProtocolError("the reply is no JSON object", channel=self.channel, command=command)
         return reply

@@ -382,7 +382,9 @@ class LibvirtTransport:
             desc = text.split(marker, 1)[1]
             return command_error(_guess_error_class(desc), desc, self.channel, command)
         if code == getattr(libvirt, "VIR_ERR_AGENT_COMMAND_TIMEOUT", -1) or "timeout" in text.lower():
-            return QgaTimeoutError("libvirt: %s (waited %d s)" % (text, timeout_s), channel=self.channel, command=command)
+            return QgaTimeoutError(
+                "libvirt: %s (waited %d s)" % (text, timeout_s), channel=self.channel, command=command
+            )
         if code == getattr(libvirt, "VIR_ERR_AGENT_UNRESPONSIVE", -1):
             return QgaChannelError(
                 "libvirt: %s (is qemu-guest-agent running in the guest?)" % text, channel=self.channel, command=command
@@ -396,8 +398,8 @@ class LibvirtTransport:
         if conn is not None:
             try:
                 conn.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
+            except Exception:  # noqa: S110 # pylint: disable=broad-except
+                pass  # closing a broken libvirt connection has nothing left to report
 
 
 def _guess_error_class(desc: str) -> str:
@@ -415,7 +417,13 @@ def _import_libvirt(channel: str) -> t.Any:
             "(or the distribution's python3-libvirt)",
             channel=channel,
         ) from None
+    # libvirt prints every error to stderr by default; the client raises them instead.
+    libvirt.registerErrorHandler(_ignore_libvirt_error, None)
     return libvirt
+
+
+def _ignore_libvirt_error(_context: object, _error: object) -> None:
+    return None
 
 
 Transport = t.Union[StreamTransport, LibvirtTransport]
@@ -432,7 +440,8 @@ def open_transport(channel: str, domain: str | None = None) -> Transport:
         host, _, port = rest.rpartition(":")
         if not host or not port.isdigit():
             raise QgaChannelError("a tcp channel is tcp:HOST:PORT", channel=channel)
-        return SocketTransport(channel, socket.AF_INET6 if ":" in host else socket.AF_INET, (host.strip("[]"), int(port)))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return SocketTransport(channel, family, (host.strip("[]"), int(port)))
     if scheme == "serial":
         return SerialTransport(channel, rest)
     if scheme == "exec":

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine (as root) for vmguest.qga's demo, tests and benchmarks:
+# the Debian packages (qemu-ga, QEMU, libvirt, the kernel the test VM boots) and a
+# Python venv in .venv with requirements-test.txt. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  qemu-guest-agent qemu-system-x86 qemu-utils busybox-static socat cpio kmod e2fsprogs
+  linux-image-amd64 libvirt-daemon-system libvirt-clients libvirt-dev pkg-config procps
+)
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+wanted=$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "setup: installing Python requirements into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements-test.txt
+  echo "$wanted" > "$stamp"
+fi
+echo "setup: done"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run every check of vmguest.qga: schema freshness, ruff, mypy, and pytest (unit tests,
+# the real host agent, the real TCG test VM and the same VM under libvirtd).
+# Exits non-zero when anything fails. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+PY=.venv/bin/python
+
+if [ "${CI:-}" = "true" ] && [ "${VMGUEST_QGA_SKIP_VM:-}" = "1" ]; then
+  echo "test: VMGUEST_QGA_SKIP_VM=1 is not allowed in CI: the VM tests must run" >&2
+  exit 1
+fi
+
+echo "== schema: generated file is current"
+$PY tools/qapi2jsonschema.py --check
+echo "== ruff"
+$PY -m ruff check .
+echo "== mypy"
+$PY -m mypy
+echo "== pytest"
+$PY -m pytest "$@"

@@ -1,0 +1,66 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The libvirt transport against the test VM run by a real libvirtd (libvirt owns the agent socket)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import typing as t
+
+import pytest
+
+from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaChannelError, QgaFileError
+
+
+@pytest.fixture
+def libvirt_client(libvirt_vm: t.Any) -> t.Iterator[QgaClient]:
+    with QgaClient("libvirt:" + libvirt_vm.uri, domain=libvirt_vm.domain, timeout=60) as qga:
+        yield qga
+
+
+def test_ping_and_info_through_libvirt(libvirt_client: QgaClient) -> None:
+    libvirt_client.ping()
+    info = libvirt_client.info()
+    assert info.enabled("guest-exec") and info.enabled("guest-file-write")
+
+
+def test_exec_with_stdin_through_libvirt(libvirt_client: QgaClient) -> None:
+    result = guest_exec.run(libvirt_client, ["/bin/sh", "-c", "cat; echo done >&2; exit 2"], stdin=b"via libvirt\n")
+    assert (result.exitcode, result.stdout, result.stderr) == (2, b"via libvirt\n", b"done\n")
+
+
+def test_large_output_is_spilled_not_sent_in_one_libvirt_reply(libvirt_client: QgaClient) -> None:
+    # 6 MB of output would be an 8 MB guest-exec-status reply: over libvirt's limit, and
+    # past 10 MiB it breaks the domain's agent. The client spills it to guest files instead.
+    script = 'f=$(mktemp); head -c 6000000 /dev/urandom >"$f"; cat "$f"; sha256sum <"$f" >&2; rm -f "$f"'
+    result = guest_exec.run(libvirt_client, ["/bin/sh", "-c", script], timeout=300)
+    assert result.exitcode == 0 and len(result.stdout) == 6000000
+    assert result.stderr.split()[0].decode() == hashlib.sha256(result.stdout).hexdigest()
+    libvirt_client.ping()  # the channel still works
+
+
+def test_file_round_trip_in_libvirt_sized_chunks(libvirt_client: QgaClient) -> None:
+    payload = os.urandom(3 * 1024 * 1024 + 5)
+    path = "/run/data/libvirt.bin"
+    written = files.write_file(libvirt_client, path, io.BytesIO(payload), chunk_size=8 * 1024 * 1024)
+    sink = io.BytesIO()
+    read = files.read_file(libvirt_client, path, sink, chunk_size=64 * 1024 * 1024)
+    assert written.sha256 == read.sha256 == hashlib.sha256(payload).hexdigest()
+    assert sink.getvalue() == payload
+    assert files.write_chunk_size(libvirt_client, 8 * 1024 * 1024) <= 150 * 1024
+    guest_exec.run(libvirt_client, ["rm", "-f", path])
+
+
+def test_agent_errors_through_libvirt_are_typed(libvirt_client: QgaClient) -> None:
+    with pytest.raises(QgaFileError, match="/no/such/file"):
+        files.read_bytes(libvirt_client, "/no/such/file")
+
+
+def test_unknown_domain_is_a_clear_error(libvirt_vm: t.Any) -> None:
+    with pytest.raises(QgaChannelError, match="no-such-domain"):
+        QgaClient("libvirt:" + libvirt_vm.uri, domain="no-such-domain").connect()
