@@ -33,24 +33,30 @@ if __package__:
         AGENT_PORT_NAME,
         DATA_DISK_MIB,
         KERNEL_CMDLINE,
+        VM_SLOT_TIMEOUT_S,
         TestVMError,
         VMAssets,
         _tail,
+        acquire_vm_slot,
         build_assets,
         default_cache_dir,
         make_data_image,
+        release_vm_slot,
     )
 else:  # run as a script or with tests/harness on sys.path
     from testvm import (  # type: ignore
         AGENT_PORT_NAME,
         DATA_DISK_MIB,
         KERNEL_CMDLINE,
+        VM_SLOT_TIMEOUT_S,
         TestVMError,
         VMAssets,
         _tail,
+        acquire_vm_slot,
         build_assets,
         default_cache_dir,
         make_data_image,
+        release_vm_slot,
     )
 
 DEFAULT_URI = "qemu:///system"
@@ -260,7 +266,7 @@ class LibvirtTestVM:
 
     def __init__(self, domain: str = DEFAULT_DOMAIN, uri: str = DEFAULT_URI, cache_dir: Path | str | None = None,
                  memory_mib: int = 1024, cpus: int = 2, data_disk_mib: int = DATA_DISK_MIB,
-                 stop_daemons: bool = False) -> None:
+                 stop_daemons: bool = False, slot_timeout: float = VM_SLOT_TIMEOUT_S) -> None:
         self.domain = domain
         self.uri = uri
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -268,6 +274,8 @@ class LibvirtTestVM:
         self.cpus = cpus
         self.data_disk_mib = data_disk_mib
         self.stop_daemons = stop_daemons
+        self.slot_timeout = slot_timeout
+        self._slot_fd: int | None = None
         self.daemons: LibvirtDaemons | None = None
         self.assets: VMAssets | None = None
         self.run_dir: Path | None = None
@@ -297,9 +305,14 @@ class LibvirtTestVM:
 
     def start(self, timeout: float = 180.0) -> None:
         """Start libvirtd if needed, create the transient domain and wait until the agent answers guest-ping."""
-        self.daemons = ensure_libvirtd(self.uri)
-        self.assets = build_assets(self.cache_dir)
-        self._remove_stale_domain()
+        self._slot_fd = acquire_vm_slot(f"LibvirtTestVM {self.domain}", self.slot_timeout)
+        try:
+            self.daemons = ensure_libvirtd(self.uri)
+            self.assets = build_assets(self.cache_dir)
+            self._remove_stale_domain()
+        except BaseException:
+            self.stop()
+            raise
         self.run_dir = Path(tempfile.mkdtemp(prefix="vmguest-qga-libvirt-"))
         try:
             make_data_image(self.data_image, self.data_disk_mib)
@@ -315,14 +328,16 @@ class LibvirtTestVM:
                 raise LibvirtVMError(f"{exc}\n--- console tail ---\n{console}") from exc
             raise
 
+    def _is_harness_domain(self) -> bool:
+        result = _virsh(self.uri, "dumpxml", self.domain, check=False, timeout=15)
+        return result.returncode == 0 and _DOMAIN_MARKER in result.stdout
+
     def _remove_stale_domain(self) -> None:
-        result = _virsh(self.uri, "dumpxml", self.domain, check=False)
-        if result.returncode != 0:
-            return
-        if _DOMAIN_MARKER not in result.stdout:
+        if self._is_harness_domain():  # left by a crashed run; the VM lock says no other harness VM runs
+            _virsh(self.uri, "destroy", self.domain, check=False)
+            _virsh(self.uri, "undefine", self.domain, check=False)
+        elif _virsh(self.uri, "domstate", self.domain, check=False).returncode == 0:
             raise LibvirtVMError(f"a domain named {self.domain} exists and is not the harness's: pick another name")
-        _virsh(self.uri, "destroy", self.domain, check=False)
-        _virsh(self.uri, "undefine", self.domain, check=False)
 
     def is_running(self) -> bool:
         """True while the domain exists and runs."""
@@ -380,14 +395,16 @@ class LibvirtTestVM:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Destroy and undefine the domain, remove the run dir; stop the daemons if asked to at init."""
-        if self.is_running():
+        if self._is_harness_domain():
             _virsh(self.uri, "destroy", self.domain, check=False, timeout=timeout)
-        _virsh(self.uri, "undefine", self.domain, check=False, timeout=timeout)
+            _virsh(self.uri, "undefine", self.domain, check=False, timeout=timeout)
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
         if self.stop_daemons and self.daemons is not None:
             stop_libvirtd(self.daemons, self.uri)
+        release_vm_slot(self._slot_fd)
+        self._slot_fd = None
 
 
 # ---------------------------------------------------------------- CLI

@@ -581,7 +581,8 @@ def acquire_vm_slot(owner: str, timeout: float = VM_SLOT_TIMEOUT_S) -> int:
             if time.monotonic() > deadline:
                 holder = Path(VM_LOCK_PATH).read_text(errors="replace").strip()
                 os.close(fd)
-                raise TestVMError(f"another harness VM still runs after {timeout:.0f} s ({VM_LOCK_PATH}: {holder})")
+                message = f"another harness VM still runs after {timeout:.0f} s ({VM_LOCK_PATH}: {holder})"
+                raise TestVMError(message) from None
             time.sleep(0.5)
     os.ftruncate(fd, 0)
     os.write(fd, f"pid {os.getpid()}: {owner}\n".encode())
@@ -787,7 +788,6 @@ class TestVM:
         if self._owns_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self._owns_run_dir = False
-        self._slot_fd: int | None = None
 
     def _terminate(self, pid: int, timeout: float) -> None:
         try:

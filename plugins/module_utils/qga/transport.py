@@ -158,7 +158,7 @@ class SocketTransport(StreamTransport):
         sock = self._require()
         sock.settimeout(max(timeout, 0.0001))
         try:
-            data = sock.recv(4 * MiB)
+            data = sock.recv(256 * KiB)
         except socket.timeout:
             raise self._timeout("reply", timeout) from None
         except OSError as exc:
