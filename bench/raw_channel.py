@@ -84,7 +84,7 @@ def measure_chunk(client: QgaClient, path: str, payload: bytes, chunk: int, targ
     write_s = time.perf_counter() - started
     sink = _Sink()
     started = time.perf_counter()
-    read = files.read_file(client, path, sink, chunk_size=chunk)  # type: ignore[arg-type]
+    read = files.read_file(client, path, sink, chunk_size=chunk)
     read_s = time.perf_counter() - started
     in_guest = guest_exec.run(client, ["sha256sum", path], timeout=600).stdout.split()[0].decode()
     verified = written.sha256 == read.sha256 == sink.digest.hexdigest() == in_guest == expected
