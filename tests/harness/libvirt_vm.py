@@ -9,6 +9,9 @@ harness drives libvirt with ``virsh`` so it works from any Python; the
 ``libvirt`` module is only imported, lazily, by ``libvirt_connect()``.
 
     python tests/harness/libvirt_vm.py start|stop|status|daemons-stop
+
+start() takes testvm's one-VM-at-a-time lock and holds it in this process
+until stop(); a VM left running by the CLI `start` no longer holds it.
 """
 
 from __future__ import annotations

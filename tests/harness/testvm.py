@@ -10,7 +10,8 @@ the host's ``/`` read-only over 9p (cache=loose) as its root (tmpfs on /tmp /run
 org.qemu.guest_agent.0 port, respawned if it dies. guest-shutdown works: a
 shim replaces /sbin/shutdown (no systemd in the guest) and acts through
 /proc/sysrq-trigger; a reboot re-runs kernel and initramfs, so the agent comes
-back.
+back. Only one harness VM runs on the host at a time: start() waits for the
+lock /tmp/vmguest-qga-vm.lock, which the QEMU process inherits and holds.
 
 Import it (``TestVM``, ``build_assets``) or run it::
 
