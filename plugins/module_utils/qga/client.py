@@ -259,6 +259,10 @@ class QgaClient:
                 exc.command = command
                 exc.args = (exc._format(exc.reason),)
             raise
+        except BaseException:
+            # Interrupted mid-reply (a task timeout's alarm, Ctrl-C): the stream position is unknown.
+            self._needs_sync = True
+            raise
 
     def _await_no_reply(self, command: str) -> dict[str, t.Any]:
         self._needs_sync = True

@@ -113,6 +113,10 @@ class QgaOutputTruncated(QgaExecError):
     """The agent dropped part of a command's output (its capture limit is 16 MiB per stream)."""
 
 
+class QgaUserError(QgaError):
+    """The guest has no such user, or looking it up failed."""
+
+
 class QgaFileError(QgaError):
     """A file transfer failed; the partial result must not be used."""
 

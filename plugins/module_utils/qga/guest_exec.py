@@ -27,7 +27,7 @@ import typing as t
 from dataclasses import dataclass
 
 from .errors import QgaCommandError, QgaError, QgaExecError, QgaFileError, QgaOutputTruncated, QgaTimeoutError
-from .files import read_file
+from .files import read_file, write_file
 
 if t.TYPE_CHECKING:
     from .client import QgaClient
@@ -185,8 +185,9 @@ def run(
     if timeout is not None and not guest_is_windows(client):
         argv = own_process_group(argv)
     started = time.monotonic()
-    if capture and not client.limits.exec_capture_fits and not guest_is_windows(client):
-        result = _run_spilled(client, argv, stdin, child_env, timeout, poll)
+    spill_output = capture and not client.limits.exec_capture_fits
+    if (spill_output or not _stdin_fits(client, stdin)) and not guest_is_windows(client):
+        result = _run_spilled(client, argv, stdin, child_env, timeout, poll, capture=spill_output)
     else:
         pid = start(client, argv, stdin=stdin, env=child_env, capture=capture)
         result = _result(pid, wait(client, pid, timeout=timeout, poll=poll), started)
@@ -230,6 +231,11 @@ def _result(pid: int, status: dict[str, t.Any], started: float) -> ExecResult:
     )
 
 
+def _stdin_fits(client: QgaClient, stdin: bytes | None) -> bool:
+    # base64 grows 4/3; leave 4 KiB for the rest of the guest-exec request (argv, env).
+    return not stdin or (len(stdin) + 2) // 3 * 4 + 4096 <= client.limits.max_request_bytes
+
+
 def _run_spilled(
     client: QgaClient,
     argv: t.Sequence[str],
@@ -237,15 +243,24 @@ def _run_spilled(
     env: dict[str, str] | None,
     timeout: float | None,
     poll: PollPolicy | None,
+    capture: bool,
 ) -> ExecResult:
-    """Run with stdout/stderr sent to files in a private guest directory, then read them in chunks."""
+    """Run with stdin from and/or output to files in a private (0700) guest directory, moved in chunks."""
     spill_dir = SPILL_DIR_PREFIX + secrets.token_hex(8)
-    # $0 is the directory; mkdir (not -p) fails if anything already sits there.
-    script = 'umask 077; mkdir "$0" || exit 125; exec "$@" >"$0/out" 2>"$0/err"'
     started = time.monotonic()
-    pid = start(client, ["/bin/sh", "-c", script, spill_dir] + list(argv), stdin=stdin, env=env, capture=False)
+    _check_helper(client, ["/bin/sh", "-c", 'umask 077 && mkdir "$0"', spill_dir], "create %s" % spill_dir)
     try:
+        redirects = ""
+        if stdin:
+            write_file(client, spill_dir + "/in", io.BytesIO(stdin))
+            redirects += ' <"$0/in"'
+        if capture:
+            redirects += ' >"$0/out" 2>"$0/err"'
+        script = 'exec "$@"' + redirects
+        pid = start(client, ["/bin/sh", "-c", script, spill_dir] + list(argv), env=env, capture=not capture)
         status = wait(client, pid, timeout=timeout, poll=poll)
+        if not capture:
+            return _result(pid, status, started)
         stdout = _read_spilled(client, spill_dir + "/out")
         stderr = _read_spilled(client, spill_dir + "/err")
     finally:
@@ -258,6 +273,18 @@ def _run_spilled(
         stderr=stderr,
         duration=time.monotonic() - started,
     )
+
+
+def _check_helper(client: QgaClient, argv: t.Sequence[str], what: str) -> None:
+    pid = start(client, argv, capture=True, env=default_environment())
+    status = wait(client, pid, timeout=KILL_REAP_TIMEOUT)
+    if status.get("exitcode") != 0:
+        stderr = base64.b64decode(status.get("err-data", "")).decode("utf-8", "replace").strip()
+        raise QgaExecError(
+            "cannot %s in the guest: %s" % (what, stderr),
+            channel=client.channel,
+            command="guest-exec",
+        )
 
 
 def _read_spilled(client: QgaClient, path: str) -> bytes:

@@ -1,0 +1,397 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: qga
+short_description: Run tasks in a VM through the QEMU guest agent alone
+description:
+  - Runs commands with C(guest-exec) and moves files with C(guest-file-read)/C(guest-file-write)
+    through the QEMU guest agent (qemu-ga). The guest needs no network, no SSH and nothing
+    installed but the agent; Python in the guest is needed only for Python modules.
+  - The channel is a unix socket (libvirt's, Proxmox's or a QEMU chardev), TCP, a serial line,
+    the stdin/stdout of a command (for example C(ssh) + C(socat) to a remote hypervisor), or
+    libvirt's API.
+  - Pipelining is on by default; a Python module task then costs one agent exec.
+  - Commands run as O(remote_user) (default V(root), the agent's own identity) with that user's
+    HOME, PATH and LANG, so C(~) and C($HOME) work (the agent's own environment has no HOME).
+author:
+  - vmguest.qga contributors
+version_added: 0.1.0
+options:
+  channel:
+    description:
+      - The agent channel.
+      - A socket path or V(unix:PATH), V(tcp:HOST:PORT), V(serial:URL) (any pyserial URL),
+        V(exec:COMMAND) (a command whose stdin/stdout reach the agent, for example
+        V(exec:ssh hv socat - UNIX-CONNECT:/run/qemu-server/100.qga)), or V(libvirt:URI)
+        (for example V(libvirt:qemu:///system)) with O(domain).
+      - libvirt keeps the agent socket of its domains for itself
+        (C(/var/lib/libvirt/qemu/channel/target/DOMAIN/org.qemu.guest_agent.0)); use V(libvirt:URI) for those.
+    type: string
+    required: true
+    vars:
+      - name: ansible_qga_channel
+    env:
+      - name: VMGUEST_QGA_CHANNEL
+  domain:
+    description:
+      - The libvirt domain name for V(libvirt:) channels.
+      - Defaults to the inventory hostname.
+    type: string
+    vars:
+      - name: inventory_hostname
+      - name: ansible_qga_domain
+  remote_user:
+    description:
+      - The guest user commands run as (through C(runuser)). The agent runs as root, so any user works without a password.
+    type: string
+    default: root
+    ini:
+      - section: defaults
+        key: remote_user
+    env:
+      - name: ANSIBLE_REMOTE_USER
+    vars:
+      - name: ansible_user
+      - name: ansible_qga_user
+    cli:
+      - name: user
+    keyword:
+      - name: remote_user
+  pipelining:
+    description:
+      - Send Python modules through the command's stdin instead of copying them first (one agent exec per module).
+      - On by default for this connection; it works with C(become) too, as no TTY is involved.
+    type: boolean
+    default: true
+    env:
+      - name: ANSIBLE_PIPELINING
+    ini:
+      - section: defaults
+        key: pipelining
+      - section: connection
+        key: pipelining
+    vars:
+      - name: ansible_pipelining
+      - name: ansible_qga_pipelining
+  connect_timeout:
+    description: Seconds to wait for the channel to open and the agent to answer the initial sync.
+    type: float
+    default: 10
+    env:
+      - name: VMGUEST_QGA_CONNECT_TIMEOUT
+    ini:
+      - section: vmguest_qga
+        key: connect_timeout
+    vars:
+      - name: ansible_qga_connect_timeout
+  rpc_timeout:
+    description: Seconds to wait for the reply to one agent command (not the run time of a guest process).
+    type: float
+    default: 30
+    env:
+      - name: VMGUEST_QGA_RPC_TIMEOUT
+    ini:
+      - section: vmguest_qga
+        key: rpc_timeout
+    vars:
+      - name: ansible_qga_rpc_timeout
+  command_timeout:
+    description:
+      - Seconds a command may run in the guest before it is killed (with its whole process group) and the task fails.
+      - V(0) means no limit. The task's C(timeout) keyword also ends and kills a running command.
+    type: float
+    default: 0
+    env:
+      - name: VMGUEST_QGA_COMMAND_TIMEOUT
+    ini:
+      - section: vmguest_qga
+        key: command_timeout
+    vars:
+      - name: ansible_qga_command_timeout
+  lock_timeout:
+    description:
+      - An agent serves one client at a time; forks reaching the same channel queue on a lock file.
+        Seconds to wait for it before failing.
+    type: float
+    default: 120
+    env:
+      - name: VMGUEST_QGA_LOCK_TIMEOUT
+    vars:
+      - name: ansible_qga_lock_timeout
+  write_chunk_size:
+    description:
+      - Raw bytes per C(guest-file-write) message when uploading (base64 on the wire).
+      - Capped by the transport (libvirt allows about 149 KiB).
+    type: int
+    default: 1048576
+    env:
+      - name: VMGUEST_QGA_WRITE_CHUNK_SIZE
+    vars:
+      - name: ansible_qga_write_chunk_size
+  read_chunk_size:
+    description:
+      - Bytes asked per C(guest-file-read) message when downloading. Capped by the transport (libvirt about 2.2 MiB).
+    type: int
+    default: 4194304
+    env:
+      - name: VMGUEST_QGA_READ_CHUNK_SIZE
+    vars:
+      - name: ansible_qga_read_chunk_size
+  poll_max_interval:
+    description:
+      - Longest pause between two C(guest-exec-status) polls. Polling starts at 1 ms and doubles up to this.
+    type: float
+    default: 0.05
+    env:
+      - name: VMGUEST_QGA_POLL_MAX_INTERVAL
+    vars:
+      - name: ansible_qga_poll_max_interval
+notes:
+  - The agent must allow C(guest-exec), C(guest-exec-status) and C(guest-file-*). Distributions that ship an
+    allow-list (RHEL 9.4+, Rocky 10) leave them out; the error names the command and how to enable it.
+  - The agent runs as root, so C(become) needs no password.
+  - Files the agent creates are made private (0600, owned by O(remote_user)) before any byte is written.
+seealso:
+  - name: QEMU guest agent protocol
+    description: The commands this plugin uses.
+    link: https://www.qemu.org/docs/master/interop/qemu-ga-ref.html
+"""
+
+EXAMPLES = r"""
+# inventory.yml
+all:
+  hosts:
+    vm1:
+      ansible_connection: vmguest.qga.qga
+      ansible_qga_channel: libvirt:qemu:///system      # the domain defaults to the inventory name, vm1
+    vm2:
+      ansible_connection: vmguest.qga.qga
+      ansible_qga_channel: unix:/run/qemu-server/102.qga  # Proxmox, on the hypervisor itself
+    vm3:
+      ansible_connection: vmguest.qga.qga
+      ansible_qga_channel: "exec:ssh root@pve1 socat - UNIX-CONNECT:/run/qemu-server/103.qga"
+      ansible_user: alice
+"""
+
+import os
+import re
+import shlex
+import tempfile
+import time
+import typing as t
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.plugins.connection import ConnectionBase
+from ansible.utils.display import Display
+
+from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError
+from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options, to_ansible_error
+
+display = Display()
+
+EXEC_COMMANDS = ("guest-exec", "guest-exec-status")
+NO_PYTHON_HINT = (
+    "\n[vmguest.qga] The guest has no Python interpreter at %s. Python modules need one in the guest; "
+    "raw and the vmguest.qga.qga_* modules work without it (or set ansible_python_interpreter)."
+)
+
+
+class Connection(ConnectionBase):
+    """Run tasks through the QEMU guest agent."""
+
+    transport = "vmguest.qga.qga"
+    has_pipelining = True
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._client: QgaClient | None = None
+        self._user: posix.GuestUser | None = None
+
+    @property
+    def _host(self) -> str:
+        return to_text(self._play_context.remote_addr or "qga")
+
+    # -- connection lifecycle -----------------------------------------------
+
+    def _connect(self) -> Connection:
+        if self._connected and self._client is not None and self._client.connected:
+            return self
+        if self._client is None:
+            self._client = client_from_options(self.get_option, self._host, log=self._log_rpc)
+        display.vvv(
+            "ESTABLISH QGA CONNECTION ON %s FOR USER %s" % (self._client.channel, self.get_option("remote_user")),
+            host=self._host,
+        )
+        self._call(self._client.connect)
+        self._connected = True
+        return self
+
+    def close(self) -> None:
+        """Close the channel (its lock is released); the next task reconnects."""
+        if self._client is not None:
+            self._client.close()
+        self._connected = False
+
+    def reset(self) -> None:
+        """meta: reset_connection: drop the channel and everything learned about the guest."""
+        self.close()
+        self._client = None
+        self._user = None
+
+    # -- commands -------------------------------------------------------------
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        """Run `cmd` with the guest's /bin/sh as the remote user; `in_data` becomes its stdin."""
+        super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        client = self._require_client()
+        user = self._effective_user()
+        display.vvv(
+            "EXEC %s%s" % (to_text(cmd), " (%d bytes on stdin)" % len(in_data) if in_data else ""), host=self._host
+        )
+        argv = guest_exec.own_process_group(posix.run_as_argv(user, ["/bin/sh", "-c", to_text(cmd)]))
+        command_timeout = float(self.get_option("command_timeout") or 0) or None
+        poll = guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
+        result = self._call(
+            guest_exec.run,
+            client,
+            argv,
+            stdin=in_data,
+            env=user.environment(),
+            clean_env=True,
+            timeout=command_timeout,
+            poll=poll,
+        )
+        stdout, stderr = result.stdout, result.stderr
+        if sudoable and self.become and getattr(self.become, "success", None):
+            stdout = _strip_through(self.become.success, stdout)
+        if result.rc == 127 and in_data:
+            stderr += self._python_hint(cmd, stderr)
+        display.vvvv("EXEC rc=%d, %d bytes stdout, %d bytes stderr, %.3f s" % (
+            result.rc, len(stdout), len(stderr), result.duration), host=self._host)
+        return result.rc, stdout, stderr
+
+    def _python_hint(self, cmd: str, stderr: bytes) -> bytes:
+        words = shlex.split(to_text(cmd)) if cmd else []
+        interpreter = next((word for word in words if "python" in os.path.basename(word)), None)
+        if interpreter and b"not found" in stderr:
+            return to_bytes(NO_PYTHON_HINT % interpreter)
+        return b""
+
+    # -- files ----------------------------------------------------------------
+
+    def put_file(self, in_path: str, out_path: str) -> None:
+        """Upload a local file, private to the remote user from its first byte."""
+        super().put_file(in_path, out_path)
+        client = self._require_client()
+        if not os.path.isfile(to_bytes(in_path, errors="surrogate_or_strict")):
+            raise AnsibleFileNotFound("file or module does not exist: %s" % to_native(in_path))
+        user = self._effective_user()
+        display.vvv("PUT %s TO %s" % (in_path, out_path), host=self._host)
+        started = time.monotonic()
+        self._call(posix.create_private_file, client, out_path, user)
+        try:
+            with open(to_bytes(in_path, errors="surrogate_or_strict"), "rb") as source:
+                moved = self._call(
+                    files.write_file, client, out_path, source, chunk_size=self.get_option("write_chunk_size"), mode="r+"
+                )
+        except BaseException:
+            self._remove_quietly(out_path)
+            raise
+        display.vvvv("PUT %d bytes in %.3f s, sha256 %s" % (moved.size, time.monotonic() - started, moved.sha256),
+                     host=self._host)
+
+    def fetch_file(self, in_path: str, out_path: str) -> None:
+        """Download a guest file; the local file appears only once complete."""
+        super().fetch_file(in_path, out_path)
+        client = self._require_client()
+        user = self._effective_user()
+        display.vvv("FETCH %s TO %s" % (in_path, out_path), host=self._host)
+        if not user.is_root:
+            self._check_readable_as(user, in_path)
+        local_dir = os.path.dirname(os.path.abspath(out_path)) or "."
+        started = time.monotonic()
+        handle, partial = tempfile.mkstemp(prefix=".qga-fetch-", dir=local_dir)
+        try:
+            with os.fdopen(handle, "wb") as sink:
+                moved = self._call(
+                    files.read_file, client, in_path, sink, chunk_size=self.get_option("read_chunk_size")
+                )
+            os.chmod(partial, 0o644 & ~_umask())
+            os.replace(partial, out_path)
+        except BaseException:
+            if os.path.exists(partial):
+                os.unlink(partial)
+            raise
+        display.vvvv("FETCH %d bytes in %.3f s, sha256 %s" % (moved.size, time.monotonic() - started, moved.sha256),
+                     host=self._host)
+
+    def _check_readable_as(self, user: posix.GuestUser, path: str) -> None:
+        argv = posix.run_as_argv(user, ["/bin/sh", "-c", 'test -r "$1" || { ls -d -- "$1" >/dev/null; exit 1; }',
+                                        "sh", path])
+        result = self._call(guest_exec.run, self._require_client(), argv, env=user.environment(), clean_env=True)
+        if result.rc != 0:
+            reason = to_text(result.stderr).strip()
+            if "No such file" in reason:
+                raise AnsibleFileNotFound("%s: the guest file %s does not exist" % (self._host, path))
+            raise AnsibleError("%s: %s cannot read %s in the guest (permission denied)" % (self._host, user.name, path))
+
+    def _remove_quietly(self, path: str) -> None:
+        try:
+            if self._client is not None and self._client.connected:
+                guest_exec.run(self._client, ["rm", "-f", "--", path], timeout=30)
+        except QgaError:
+            pass  # the original error says what went wrong; a leftover partial file is named there
+
+    # -- helpers --------------------------------------------------------------
+
+    def _require_client(self) -> QgaClient:
+        if self._client is None or not self._client.connected:
+            self._connect()
+        assert self._client is not None
+        if "exec_checked" not in self._client.probe_cache:
+            self._call(self._client.require, *EXEC_COMMANDS)
+            self._client.probe_cache["exec_checked"] = True
+        return self._client
+
+    def _effective_user(self) -> posix.GuestUser:
+        name = self.get_option("remote_user") or "root"
+        if self._user is None or self._user.name != name:
+            if name == "root":
+                self._user = posix.ROOT
+            else:
+                self._user = self._call(posix.lookup_user, self._require_client(), name)
+        assert self._user is not None
+        return self._user
+
+    def _call(self, function: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Run a client call; turn client errors into Ansible errors naming the host."""
+        try:
+            return function(*args, **kwargs)
+        except QgaFileError as exc:
+            raise to_ansible_error(exc, self._host) from None
+        except QgaError as exc:
+            error = to_ansible_error(exc, self._host)
+            if isinstance(error, AnsibleConnectionFailure):
+                self.close()
+            raise error from None
+
+    def _log_rpc(self, text: str) -> None:
+        display.vvvvv(text, host=self._host)
+
+
+def _strip_through(marker: str, data: bytes) -> bytes:
+    """Drop everything up to and including the become success marker line."""
+    return re.sub(b"^.*?" + re.escape(to_bytes(marker)) + rb"\s*", b"", data, count=1, flags=re.DOTALL)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,122 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run real ansible-playbook / ansible against the collection and read back every task result."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import typing as t
+from dataclasses import dataclass, field
+
+from collection_path import collection_root
+
+HARNESS = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass
+class AnsibleRun:
+    """What one ansible-playbook run printed and did."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    results: list[dict[str, t.Any]] = field(default_factory=list)
+
+    def task(self, name: str, host: str | None = None) -> dict[str, t.Any]:
+        """The (last) result of the task called `name` (on `host`)."""
+        matches = [r for r in self.results if r["task"] == name and (host is None or r["host"] == host)]
+        if not matches:
+            raise AssertionError("no result for task %r; tasks: %s\n%s" % (
+                name, [r["task"] for r in self.results], self.output))
+        return matches[-1]
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together, for assertion messages."""
+        return self.stdout + self.stderr
+
+
+def _bin(name: str) -> str:
+    candidate = os.path.join(os.path.dirname(sys.executable), name)
+    return candidate if os.path.exists(candidate) else name
+
+
+def ansible_env(extra: t.Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a test run: this checkout as vmguest.qga, the results callback, no retry files."""
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": collection_root(),
+        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HARNESS, "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "qga_test_results",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "ANSIBLE_HOST_KEY_CHECKING": "false",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_LOCAL_TEMP": os.path.join(tempfile.gettempdir(), "vmguest-qga-ansible-local"),
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+    })
+    env.update(extra or {})
+    return env
+
+
+def write_inventory(directory: str, hosts: t.Mapping[str, t.Mapping[str, t.Any]]) -> str:
+    """An inventory (YAML as JSON) with these hosts and their vars; returns its path."""
+    path = os.path.join(directory, "inventory.json")
+    with open(path, "w") as handle:
+        json.dump({"all": {"hosts": hosts}}, handle)
+    return path
+
+
+def run_playbook(
+    playbook: str,
+    hosts: t.Mapping[str, t.Mapping[str, t.Any]],
+    args: t.Sequence[str] = (),
+    env: t.Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> AnsibleRun:
+    """Run `playbook` (YAML text) against `hosts` ({name: vars}) and collect the task results."""
+    with tempfile.TemporaryDirectory(prefix="vmguest-qga-play-") as work:
+        play_path = os.path.join(work, "play.yml")
+        with open(play_path, "w") as handle:
+            handle.write(playbook)
+        results_path = os.path.join(work, "results.json")
+        proc = subprocess.run(
+            [_bin("ansible-playbook"), "-i", write_inventory(work, hosts), play_path, *args],
+            env=ansible_env({**(env or {}), "QGA_TEST_RESULTS": results_path}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=work,
+            check=False,
+        )
+        results = []
+        if os.path.exists(results_path):
+            with open(results_path) as handle:
+                results = json.load(handle)
+    return AnsibleRun(proc.returncode, proc.stdout, proc.stderr, results)
+
+
+def run_adhoc(
+    pattern: str,
+    hosts: t.Mapping[str, t.Mapping[str, t.Any]],
+    args: t.Sequence[str],
+    env: t.Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> AnsibleRun:
+    """Run `ansible PATTERN ARGS...` against `hosts`."""
+    with tempfile.TemporaryDirectory(prefix="vmguest-qga-adhoc-") as work:
+        proc = subprocess.run(
+            [_bin("ansible"), pattern, "-i", write_inventory(work, hosts), *args],
+            env=ansible_env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=work,
+            check=False,
+        )
+    return AnsibleRun(proc.returncode, proc.stdout, proc.stderr)
