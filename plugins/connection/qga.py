@@ -46,7 +46,8 @@ options:
       - name: ansible_qga_domain
   remote_user:
     description:
-      - The guest user commands run as (through C(runuser)). The agent runs as root, so any user works without a password.
+      - The guest user commands run as (through C(runuser)).
+      - The agent runs as root, so any user works without a password.
     type: string
     default: root
     ini:
@@ -298,9 +299,9 @@ class Connection(ConnectionBase):
         self._call(posix.create_private_file, client, out_path, user)
         try:
             with open(to_bytes(in_path, errors="surrogate_or_strict"), "rb") as source:
-                moved = self._call(
-                    files.write_file, client, out_path, source, chunk_size=self.get_option("write_chunk_size"), mode="r+"
-                )
+                chunk_size = self.get_option("write_chunk_size")
+                # r+: open the file made private above without re-creating it (qemu-ga would make it 0666).
+                moved = self._call(files.write_file, client, out_path, source, chunk_size=chunk_size, mode="r+")
         except BaseException:
             self._remove_quietly(out_path)
             raise
