@@ -30,8 +30,8 @@ options:
         (for example V(libvirt:qemu:///system)) with O(domain).
       - libvirt keeps the agent socket of its domains for itself
         (C(/var/lib/libvirt/qemu/channel/target/DOMAIN/org.qemu.guest_agent.0)); use V(libvirt:URI) for those.
+      - Required; a host without it fails with a message saying which variable to set.
     type: string
-    required: true
     vars:
       - name: ansible_qga_channel
     env:
