@@ -146,7 +146,7 @@ options:
     description:
       - Longest pause between two C(guest-exec-status) polls. Polling starts at 1 ms and doubles up to this.
     type: float
-    default: 0.05
+    default: 0.01
     env:
       - name: VMGUEST_QGA_POLL_MAX_INTERVAL
     vars:

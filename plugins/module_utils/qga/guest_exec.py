@@ -40,10 +40,15 @@ KILL_REAP_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """How guest-exec-status is polled: start fast (most commands are short), back off."""
+    """How guest-exec-status is polled: start fast (most commands are short), back off.
+
+    A poll costs ~0.1 ms on a host agent and ~0.5 ms in a TCG VM, while each poll
+    interval is latency added to the command; 10 ms measured best for a 10-task
+    play (bench/connection.py: 0.05 s gave +8 % run time, 0.005 s -2 %).
+    """
 
     first_interval: float = 0.001
-    max_interval: float = 0.05
+    max_interval: float = 0.01
     factor: float = 2.0
 
     def intervals(self) -> t.Iterator[float]:
