@@ -234,6 +234,12 @@ class Connection(ConnectionBase):
         self._connected = True
         return self
 
+    def qga_client(self) -> QgaClient:
+        """The connected protocol client, for the collection's action plugins (they reuse this channel)."""
+        self._connect()
+        assert self._client is not None
+        return self._client
+
     def close(self) -> None:
         """Close the channel (its lock is released); the next task reconnects."""
         if self._client is not None:

@@ -1,0 +1,90 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The base of every vmguest.qga action plugin: arguments validated from the module's spec, a client, errors."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError
+from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options
+
+CONNECTION_NAMES = ("vmguest.qga.qga", "qga")
+
+
+class QgaActionBase(ActionBase):
+    """Validate the task's arguments, open (or reuse) the agent channel, run `run_qga`, report errors clearly.
+
+    Subclasses set ARGUMENT_SPEC (the doc-only module's spec, channel options included)
+    and implement run_qga(client, args, result). In check mode they must change nothing.
+    """
+
+    ARGUMENT_SPEC: t.ClassVar[dict[str, t.Any]] = {}
+    MUTUALLY_EXCLUSIVE: t.ClassVar[list[list[str]]] = []
+    REQUIRED_ONE_OF: t.ClassVar[list[list[str]]] = []
+    REQUIRED_IF: t.ClassVar[list[t.Any]] = []
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        """Validate, connect, delegate to run_qga; QGA errors become a failed result naming the host."""
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(
+            argument_spec=self.ARGUMENT_SPEC,
+            mutually_exclusive=self.MUTUALLY_EXCLUSIVE or None,
+            required_one_of=self.REQUIRED_ONE_OF or None,
+            required_if=self.REQUIRED_IF or None,
+        )
+        self.task_vars = task_vars or {}
+        result.setdefault("changed", False)
+        client, owned = self._client_for(args)
+        try:
+            self.run_qga(client, args, result)
+        except QgaError as exc:
+            result["failed"] = True
+            result["msg"] = "%s: %s" % (self._host_name(), exc)
+        finally:
+            if owned:
+                client.close()
+        return result
+
+    def run_qga(self, client: QgaClient, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+        """Do the module's work; fill `result` (changed, diff, return values)."""
+        raise NotImplementedError
+
+    @property
+    def check_mode(self) -> bool:
+        """Whether the task runs in check mode."""
+        return bool(self._task.check_mode)
+
+    @property
+    def diff_mode(self) -> bool:
+        """Whether the task asks for a diff."""
+        return bool(self._task.diff)
+
+    def _host_name(self) -> str:
+        return str(self.task_vars.get("inventory_hostname") or self._connection._play_context.remote_addr or "localhost")
+
+    def _client_for(self, args: dict[str, t.Any]) -> tuple[QgaClient, bool]:
+        """The task connection's client when it is vmguest.qga.qga (not owned), else one from `channel`."""
+        connection = self._connection
+        if not args.get("channel") and getattr(connection, "transport", None) in CONNECTION_NAMES:
+            return connection.qga_client(), False
+        if not args.get("channel"):
+            raise AnsibleActionFail(
+                "%s: no agent channel: set the channel option (for example channel: libvirt:qemu:///system and "
+                "domain: NAME) or run the task over the vmguest.qga.qga connection" % self._host_name()
+            )
+        client = client_from_options(args.get, self._host_name())
+        try:
+            client.connect()
+        except QgaError as exc:
+            raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
+        return client, True
