@@ -13,7 +13,8 @@ description:
   - Asks the guest agent about the guest: agent version and enabled commands, OS, hostname,
     timezone, logged-in users, clock, vCPUs, filesystems, disks, network interfaces, memory
     blocks, devices and the fsfreeze state.
-  - Commands the agent lacks or has disabled are listed under RV(unsupported) with the reason; they do not fail the task.
+  - Commands the agent lacks or has disabled are listed under RV(unsupported) with the reason;
+    they do not fail the task.
   - Changes nothing. Needs no Python in the guest.
 author:
   - vmguest.qga contributors
@@ -133,7 +134,7 @@ ARGUMENT_SPEC = with_channel({
 def main() -> None:
     """This module runs as an action plugin on the controller; executed in a guest it only explains that."""
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    module.fail_json(msg="vmguest.qga.qga_info runs on the controller through its action plugin; it cannot run in a guest")
+    module.fail_json(msg="vmguest.qga.qga_info runs on the controller (action plugin); it cannot run in a guest")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ class QgaActionBase(ActionBase):
         return bool(self._task.diff)
 
     def _host_name(self) -> str:
-        return str(self.task_vars.get("inventory_hostname") or self._connection._play_context.remote_addr or "localhost")
+        remote_addr = self._connection._play_context.remote_addr
+        return str(self.task_vars.get("inventory_hostname") or remote_addr or "localhost")
 
     def _client_for(self, args: dict[str, t.Any]) -> tuple[QgaClient, bool]:
         """The task connection's client when it is vmguest.qga.qga (not owned), else one from `channel`."""
