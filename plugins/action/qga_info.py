@@ -61,10 +61,11 @@ class ActionModule(QgaActionBase):
 
     def run_qga(self, client: QgaClient, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
         info = client.info()
+        frozen = info.enabled("guest-fsfreeze-status") and client.execute("guest-fsfreeze-status") == "frozen"
         unsupported: dict[str, str] = {}
         for subset in selected_subsets(args["gather_subset"]):
             commands = SUBSETS[subset]
-            reason = self._unavailable(info, commands)
+            reason = self._unavailable(info, commands, frozen)
             if reason:
                 unsupported[subset] = reason
                 continue
@@ -75,14 +76,14 @@ class ActionModule(QgaActionBase):
         result["unsupported"] = unsupported
 
     @staticmethod
-    def _unavailable(info: t.Any, commands: tuple[str, ...]) -> str:
+    def _unavailable(info: t.Any, commands: tuple[str, ...], frozen: bool) -> str:
         for command in commands:
             if not info.knows(command):
                 return "%s is not implemented by qemu-guest-agent %s" % (command, info.version)
             if not info.enabled(command):
-                return "%s is disabled in this agent (blocked by its allow/block list, or the guest is frozen)" % (
-                    command
-                )
+                if frozen:
+                    return "%s is disabled while the guest filesystems are frozen" % command
+                return "%s is disabled in this agent (its --block-rpcs / --allow-rpcs lists)" % command
         return ""
 
     @staticmethod

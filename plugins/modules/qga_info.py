@@ -10,7 +10,7 @@ module: qga_info
 short_description: Everything the QEMU guest agent can tell about a guest
 version_added: 0.1.0
 description:
-  - Asks the guest agent about the guest: agent version and enabled commands, OS, hostname,
+  - Asks the guest agent about the guest, namely the agent version and enabled commands, OS, hostname,
     timezone, logged-in users, clock, vCPUs, filesystems, disks, network interfaces, memory
     blocks, devices and the fsfreeze state.
   - Commands the agent lacks or has disabled are listed under RV(unsupported) with the reason;
