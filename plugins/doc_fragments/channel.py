@@ -13,7 +13,7 @@ options:
   channel:
     description:
       - The agent channel to use when the task's connection is not V(vmguest.qga.qga)
-        (for example in a C(hosts: localhost) play, or with C(delegate_to)).
+        (for example in a play for V(localhost), or with C(delegate_to)).
       - A socket path or V(unix:PATH), V(tcp:HOST:PORT), V(serial:URL), V(exec:COMMAND),
         or V(libvirt:URI) with O(domain).
       - When the task runs over the V(vmguest.qga.qga) connection and this is not set, the connection's channel is used.
