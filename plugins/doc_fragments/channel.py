@@ -35,6 +35,6 @@ options:
     type: float
     default: 120
 notes:
-  - The module runs on the controller (as an action plugin) and talks to the guest agent only:
-    no Python is needed in the guest.
+  - The module runs on the controller (as an action plugin) and talks to the guest agent only,
+    so no Python is needed in the guest.
 """
