@@ -286,6 +286,8 @@ class Connection(ConnectionBase):
 
     def _python_hint(self, cmd: str, stderr: bytes) -> bytes:
         words = shlex.split(to_text(cmd)) if cmd else []
+        if len(words) > 2 and words[1] == "-c":  # "/bin/sh -c '/usr/bin/python3 && sleep 0'"
+            words = shlex.split(words[2])
         interpreter = next((word for word in words if "python" in os.path.basename(word)), None)
         if interpreter and b"not found" in stderr:
             return to_bytes(NO_PYTHON_HINT % interpreter)

@@ -19,7 +19,7 @@ import io
 import typing as t
 from dataclasses import dataclass
 
-from .errors import QgaCommandError, QgaFileError
+from .errors import QgaCommandDisabled, QgaCommandError, QgaError, QgaFileError
 
 if t.TYPE_CHECKING:
     from .client import QgaClient
@@ -127,7 +127,9 @@ class GuestFile:
             raise QgaFileError("%s is closed" % self.path, channel=self.client.channel)
         return self.handle
 
-    def _error(self, what: str, exc: QgaCommandError) -> QgaFileError:
+    def _error(self, what: str, exc: QgaCommandError) -> QgaError:
+        if isinstance(exc, QgaCommandDisabled):
+            return exc  # it already says which RPC is disabled and how to enable it
         return QgaFileError("%s %s: %s" % (what, self.path, exc.desc), channel=self.client.channel, command=exc.command)
 
 

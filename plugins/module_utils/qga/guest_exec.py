@@ -130,6 +130,21 @@ def wait(
 
     On timeout the process is killed (unless told not to) and QgaExecError names it.
     """
+    try:
+        return _poll_until_exited(client, pid, timeout, poll, kill_on_timeout)
+    except (QgaError, GeneratorExit):
+        raise
+    except BaseException:
+        # Interrupted from outside (Ansible's task timeout alarm, Ctrl-C): the guest process
+        # would run on with nobody waiting for it.
+        if kill_on_timeout:
+            kill(client, pid)
+        raise
+
+
+def _poll_until_exited(
+    client: QgaClient, pid: int, timeout: float | None, poll: PollPolicy | None, kill_on_timeout: bool
+) -> dict[str, t.Any]:
     started = time.monotonic()
     intervals = (poll or PollPolicy()).intervals()
     while True:
@@ -208,9 +223,18 @@ def run(
     return result
 
 
+_PROCESS_GROUP_WRAPPER = ["/bin/sh", "-c", 'command -v setsid >/dev/null 2>&1 && exec setsid "$@"; exec "$@"', "sh"]
+
+
 def own_process_group(argv: t.Sequence[str]) -> list[str]:
-    """Wrap a POSIX command so it leads its own process group (same pid), which a timeout kill ends whole."""
-    return ["/bin/sh", "-c", 'command -v setsid >/dev/null 2>&1 && exec setsid "$@"; exec "$@"', "sh"] + list(argv)
+    """Wrap a POSIX command so it leads its own process group (same pid), which a timeout kill ends whole.
+
+    Wrapping twice would make the inner setsid fork (it already leads a group) and the pid
+    the agent reports would exit at once: an already wrapped argv is returned as is.
+    """
+    if list(argv[: len(_PROCESS_GROUP_WRAPPER)]) == _PROCESS_GROUP_WRAPPER:
+        return list(argv)
+    return _PROCESS_GROUP_WRAPPER + list(argv)
 
 
 def _environment(

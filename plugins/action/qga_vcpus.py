@@ -1,0 +1,117 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""vmguest.qga.qga_vcpus: online vCPU count or set, idempotent, respecting can-offline."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.modules.qga_vcpus import (
+    ARGUMENT_SPEC,
+    MUTUALLY_EXCLUSIVE,
+    REQUIRED_ONE_OF,
+)
+from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase
+
+
+def plan(vcpus: list[dict[str, t.Any]], online: int | None, online_cpus: list[int] | None) -> dict[int, bool]:
+    """The processors whose state must change ({logical-id: online}); raise ValueError when impossible."""
+    by_id = {int(cpu["logical-id"]): cpu for cpu in vcpus}
+    current = {cpu_id for cpu_id, cpu in by_id.items() if cpu["online"]}
+    if online_cpus is not None:
+        unknown = sorted(set(online_cpus) - set(by_id))
+        if unknown:
+            raise ValueError(
+                "the guest has no cpu %s (its logical processors are %s)"
+                % (", ".join(map(str, unknown)), ", ".join(map(str, sorted(by_id))))
+            )
+        target = set(online_cpus)
+        if not target:
+            raise ValueError("online_cpus must name at least one processor")
+    else:
+        assert online is not None
+        if online < 1 or online > len(by_id):
+            raise ValueError("online must be between 1 and %d (the guest's logical processors), not %d"
+                             % (len(by_id), online))
+        target = set(current)
+        for cpu_id in sorted(by_id):
+            if len(target) >= online:
+                break
+            target.add(cpu_id)
+        for cpu_id in sorted(by_id, reverse=True):
+            if len(target) <= online:
+                break
+            if cpu_id in target and by_id[cpu_id].get("can-offline"):
+                target.discard(cpu_id)
+        if len(target) > online:
+            fixed = sorted(cpu_id for cpu_id in target if not by_id[cpu_id].get("can-offline"))
+            raise ValueError(
+                "cannot bring the online processors down to %d: cpu %s cannot go offline (can-offline is false)"
+                % (online, ", ".join(map(str, fixed)))
+            )
+    changes = {cpu_id: cpu_id in target for cpu_id in sorted(by_id) if (cpu_id in target) != (cpu_id in current)}
+    stuck = [cpu_id for cpu_id, up in changes.items() if not up and not by_id[cpu_id].get("can-offline")]
+    if stuck:
+        raise ValueError(
+            "cpu %s cannot go offline: the guest reports can-offline false for %s (the boot processor, cpu0, "
+            "usually cannot); nothing was changed" % (", ".join(map(str, stuck)), "it" if len(stuck) == 1 else "them")
+        )
+    return changes
+
+
+def summary(vcpus: list[dict[str, t.Any]], changes: dict[int, bool] | None = None) -> dict[str, list[int]]:
+    """{"online": [...], "offline": [...]}, optionally with `changes` applied."""
+    state = {int(cpu["logical-id"]): bool(cpu["online"]) for cpu in vcpus}
+    state.update(changes or {})
+    return {
+        "online": sorted(cpu_id for cpu_id, up in state.items() if up),
+        "offline": sorted(cpu_id for cpu_id, up in state.items() if not up),
+    }
+
+
+class ActionModule(QgaActionBase):
+    """Bring the set of online vCPUs to what was asked."""
+
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    MUTUALLY_EXCLUSIVE = MUTUALLY_EXCLUSIVE
+    REQUIRED_ONE_OF = REQUIRED_ONE_OF
+
+    def run_qga(self, client: QgaClient, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+        client.require("guest-get-vcpus")
+        vcpus = client.execute("guest-get-vcpus")
+        try:
+            changes = plan(vcpus, args.get("online"), args.get("online_cpus"))
+        except ValueError as exc:
+            raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
+        before = summary(vcpus)
+        after = summary(vcpus, changes)
+        result["changed_cpus"] = [{"logical-id": cpu_id, "online": up} for cpu_id, up in changes.items()]
+        if self.diff_mode:
+            result["diff"] = {"before": before, "after": after}
+        if changes:
+            result["changed"] = True
+            if not self.check_mode:
+                client.require("guest-set-vcpus")
+                self._apply(client, changes)
+                vcpus = client.execute("guest-get-vcpus")
+                after = summary(vcpus)
+        result["vcpus"] = vcpus
+        result["online_cpus"] = after["online"]
+        result["offline_cpus"] = after["offline"]
+
+    def _apply(self, client: QgaClient, changes: dict[int, bool]) -> None:
+        request = [{"logical-id": cpu_id, "online": up} for cpu_id, up in changes.items()]
+        done = int(client.execute("guest-set-vcpus", {"vcpus": request}))
+        if done < len(request):
+            # The agent stops at the first processor it cannot change and reports how many it did.
+            failed = request[done]
+            raise AnsibleActionFail(
+                "%s: the guest changed %d of %d processor(s); taking cpu %d %s failed, the rest were not tried"
+                % (self._host_name(), done, len(request), failed["logical-id"],
+                   "online" if failed["online"] else "offline"),
+                result={"changed": done > 0},
+            )

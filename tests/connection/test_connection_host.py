@@ -1,0 +1,1019 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The vmguest.qga.qga connection against a real qemu-ga on this machine (the host agent).
+
+Every test runs real `ansible-playbook` (or `ansible`) over the connection. The "guest" is
+this machine and commands run as root here, so every path a test writes is inside its
+pytest tmp_path, or inside a temporary directory of its own that it hands to another user
+(tmp_path's parents are private to root). Tests that need an agent of their own (blocked
+RPCs, a second host) start one; the others share the session's host agent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import typing as t
+import uuid
+
+import pytest
+from ansible_run import AnsibleRun, run_adhoc, run_playbook
+from hostagent import HostAgent
+
+CONNECTION = "vmguest.qga.qga"
+# A system user every Linux host has; its shell is nologin and its home (/usr/sbin) is not its own.
+OTHER_USER = "daemon"
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
+    """Inventory vars of a host reached through the connection on `channel`."""
+    return {"ansible_connection": CONNECTION, "ansible_qga_channel": channel, **extra}
+
+
+def play(tasks: str, gather_facts: bool = False, hosts: str = "all") -> str:
+    """A one-play playbook around `tasks` (YAML list items, indented by 4)."""
+    return "- hosts: %s\n  gather_facts: %s\n  tasks:\n%s" % (hosts, str(gather_facts).lower(), tasks)
+
+
+def ok(run: AnsibleRun, name: str, host: str | None = None) -> dict[str, t.Any]:
+    """The result of task `name`, which must have succeeded."""
+    entry = run.task(name, host)
+    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output[-5000:])
+    return t.cast("dict[str, t.Any]", entry["result"])
+
+
+def failed(run: AnsibleRun, name: str, host: str | None = None, status: str = "failed") -> dict[str, t.Any]:
+    """The result of task `name`, which must have failed (or been unreachable)."""
+    entry = run.task(name, host)
+    assert entry["status"] == status, "%s: %s\n%s" % (name, entry, run.output[-5000:])
+    return t.cast("dict[str, t.Any]", entry["result"])
+
+
+def message(result: dict[str, t.Any]) -> str:
+    """Everything a user reads about a failed task."""
+    return "\n".join(str(result.get(key, "")) for key in ("msg", "module_stderr", "module_stdout", "stderr"))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def mode_of(path: str | os.PathLike[str]) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def binary_payload(size: int) -> bytes:
+    """Random bytes with NUL runs, CR/LF and invalid UTF-8, `size` bytes long."""
+    special = b"\0" * 4096 + b"\r\n\n\r" + b"\xff\xfe\xc3\x28\x80\xed\xa0\x80" + b"\0"
+    body = os.urandom(max(0, size - 2 * len(special)))
+    return (special + body[: len(body) // 2] + special + body[len(body) // 2:])[:size]
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def pids_matching(pattern: str) -> list[int]:
+    """PIDs whose command line contains `pattern` (pgrep -f), this test's own helpers excluded."""
+    proc = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in proc.stdout.split()]
+
+
+def wait_until_gone(pattern: str, timeout: float) -> list[int]:
+    """Wait up to `timeout` s for no process to match; return those still there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = pids_matching(pattern)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.1)
+
+
+def other_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(OTHER_USER)
+    except KeyError:
+        pytest.skip("this host has no user %s" % OTHER_USER)
+
+
+@pytest.fixture
+def user_dir() -> t.Iterator[str]:
+    """A directory in /tmp owned by OTHER_USER (tmp_path's parents are private to root)."""
+    user = other_user()
+    path = tempfile.mkdtemp(prefix="vmguest-qga-conn-user-")
+    os.chown(path, user.pw_uid, user.pw_gid)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def unique_sleep(tmp_path: t.Any) -> t.Iterator[str]:
+    """A copy of /bin/sleep under a name no other process has; whatever still runs it is killed (by pid) after."""
+    path = str(tmp_path / ("qga-sleep-%s" % uuid.uuid4().hex[:12]))
+    shutil.copy2(shutil.which("sleep") or "/bin/sleep", path)  # keeps the 0755 mode
+    try:
+        yield path
+    finally:
+        for pid in pids_matching(os.path.basename(path)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def guest_cwd(run: AnsibleRun, task: str) -> str:
+    return ok(run, task)["stdout"].strip()
+
+
+# ---------------------------------------------------------------------------------------- basics
+
+
+def test_ping_module(host_agent: HostAgent) -> None:
+    tasks = "    - name: ping\n      ping:\n        data: qga-pong\n"
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)})
+    assert run.rc == 0, run.output
+    assert ok(run, "ping")["ping"] == "qga-pong"
+
+
+def test_adhoc_ping_and_raw(host_agent: HostAgent) -> None:
+    hosts = {"h": qga_host(host_agent.channel)}
+    pinged = run_adhoc("all", hosts, ["-m", "ping"])
+    assert pinged.rc == 0, pinged.output
+    assert '"ping": "pong"' in pinged.stdout
+    raw = run_adhoc("all", hosts, ["-m", "raw", "-a", "echo adhoc-$((6 * 7)) | tr a-z A-Z"])
+    assert raw.rc == 0, raw.output
+    assert "ADHOC-42" in raw.stdout
+
+
+def test_raw_runs_through_a_shell(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    for name in ("a1.txt", "a2.txt", "b1.txt"):
+        (tmp_path / name).write_text(name)
+    tasks = """
+    - name: raw
+      raw: cd "{{ dir }}" && ls a*.txt | tr '\\n' ' '; echo; echo one; echo two three | wc -w; x=$((40 + 2)); echo "$x"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))})
+    result = ok(run, "raw")
+    assert result["rc"] == 0
+    assert result["stdout"].splitlines() == ["a1.txt a2.txt ", "one", "2", "42"]
+
+
+def test_command_module_does_not_use_a_shell(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    tasks = """
+    - name: command
+      command:
+        argv: [printf, "%s|", "a b", "`id -u`", "*", "x;y", "a > b"]
+        chdir: "{{ dir }}"
+    - name: pwd
+      command: pwd
+      args:
+        chdir: "{{ dir }}"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))})
+    assert ok(run, "command")["stdout"] == "a b|`id -u`|*|x;y|a > b|"
+    assert not (tmp_path / " b").exists()
+    assert ok(run, "pwd")["stdout"] == str(tmp_path)
+
+
+def test_shell_module(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    tasks = """
+    - name: shell
+      shell: |
+        set -e
+        cd "{{ dir }}"
+        printf 'x\\ny\\nz\\n' > lines.txt
+        grep -c . lines.txt | sed 's/^/count=/'
+        for word in alpha beta; do echo "$word"; done | sort -r | head -1
+        echo "sh=$0" >&2
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))})
+    result = ok(run, "shell")
+    assert result["stdout"].splitlines() == ["count=3", "beta"]
+    assert result["stderr"] == "sh=/bin/sh"
+    assert (tmp_path / "lines.txt").read_text() == "x\ny\nz\n"
+
+
+def test_script_module_runs_a_local_script(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    local = tmp_path / "controller"
+    local.mkdir()
+    script = local / "probe.sh"
+    script.write_text('#!/bin/sh\necho "args: $1 / $2"\necho "user: $(id -un)"\necho ran > "$3"\nexit 0\n')
+    marker = tmp_path / "marker"
+    tasks = """
+    - name: script
+      script: "{{ script }} first 'two words' {{ marker }}"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, script=str(script), marker=str(marker))})
+    result = ok(run, "script")
+    assert result["rc"] == 0
+    assert result["stdout"].splitlines() == ["args: first / two words", "user: root"]
+    assert marker.read_text() == "ran\n"
+
+
+# ------------------------------------------------------------------------------------------ files
+
+
+def test_copy_content_exact_bytes_and_mode(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    content = "first line\nsecond \u2713 line\n\ttabbed \\ backslash 'quotes' \"double\"\n"
+    dest = tmp_path / "content.txt"
+    tasks = """
+    - name: copy
+      copy:
+        content: "{{ text }}"
+        dest: "{{ dest }}"
+        mode: "0640"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, text=content, dest=str(dest))})
+    result = ok(run, "copy")
+    assert result["changed"] is True
+    assert file_sha256(dest) == sha256(content.encode("utf-8"))
+    assert mode_of(dest) == 0o640
+    assert os.stat(dest).st_uid == 0
+
+
+def test_copy_binary_src_with_nul_and_invalid_utf8(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    data = binary_payload(3 * 1024 * 1024 + 12345)  # more than one 1 MiB write chunk, not a multiple
+    src = tmp_path / "payload.bin"
+    src.write_bytes(data)
+    dest = tmp_path / "out" / "payload.bin"
+    dest.parent.mkdir()
+    tasks = """
+    - name: copy
+      copy:
+        src: "{{ src }}"
+        dest: "{{ dest }}"
+        mode: "0600"
+    - name: again
+      copy:
+        src: "{{ src }}"
+        dest: "{{ dest }}"
+        mode: "0600"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, src=str(src), dest=str(dest))})
+    assert ok(run, "copy")["changed"] is True
+    assert ok(run, "again")["changed"] is False  # the remote checksum matched: same bytes
+    assert dest.stat().st_size == len(data)
+    assert file_sha256(dest) == sha256(data)
+    assert mode_of(dest) == 0o600
+
+
+def test_copy_without_mode_gives_umask_default_never_world_writable(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    dest = tmp_path / "default-mode.txt"
+    tasks = """
+    - name: umask
+      raw: umask
+    - name: copy
+      copy:
+        content: "default mode\\n"
+        dest: "{{ dest }}"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dest=str(dest))})
+    guest_umask = int(ok(run, "umask")["stdout"].strip(), 8)
+    ok(run, "copy")
+    assert dest.read_bytes() == b"default mode\n"
+    assert mode_of(dest) == 0o666 & ~guest_umask
+    assert not mode_of(dest) & 0o002
+
+
+def test_transfer_temp_files_are_private_while_they_are_written(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    """qemu-ga creates files 0666: the plugin must make them private before the first byte (watched live)."""
+    remote_tmp = tmp_path / "remote-tmp"
+    remote_tmp.mkdir(mode=0o700)
+    src = tmp_path / "big.bin"
+    data = binary_payload(48 * 1024 * 1024)  # a few seconds of guest-file-write: long enough to watch
+    src.write_bytes(data)
+    dest = tmp_path / "big-copy.bin"
+    seen: dict[str, int] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for root, _dirs, names in os.walk(remote_tmp):
+                for name in names:
+                    path = os.path.join(root, name)
+                    try:
+                        seen[path] = seen.get(path, 0) | stat.S_IMODE(os.lstat(path).st_mode)
+                    except FileNotFoundError:
+                        pass
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    tasks = """
+    - name: copy
+      copy:
+        src: "{{ src }}"
+        dest: "{{ dest }}"
+        mode: "0640"
+"""
+    try:
+        # Pipelining off: the AnsiballZ module files are PUT through the same path too.
+        run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, src=str(src), dest=str(dest),
+                                                       ansible_remote_tmp=str(remote_tmp),
+                                                       ansible_pipelining=False)})
+    finally:
+        stop.set()
+        watcher.join()
+    ok(run, "copy")
+    assert file_sha256(dest) == sha256(data)
+    assert mode_of(dest) == 0o640
+    sources = [path for path in seen if os.path.basename(path).startswith(".source")]
+    assert sources, "the watcher never saw the uploaded temp file: %s" % sorted(seen)
+    assert any("AnsiballZ_" in path for path in seen), sorted(seen)
+    loose = {path: oct(mode) for path, mode in seen.items() if mode & 0o077}
+    assert not loose, "temp files readable/writable by others during the transfer: %s" % loose
+
+
+def test_template(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    source = tmp_path / "motd.j2"
+    source.write_text("Hello {{ who }} \u2713\n{% for i in range(3) %}line {{ i }}\n{% endfor %}end\n")
+    dest = tmp_path / "motd"
+    tasks = """
+    - name: template
+      template:
+        src: "{{ src }}"
+        dest: "{{ dest }}"
+        mode: "0604"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, src=str(source), dest=str(dest),
+                                                   who="w\u00f6rld")})
+    ok(run, "template")
+    expected = "Hello w\u00f6rld \u2713\nline 0\nline 1\nline 2\nend\n".encode()
+    assert file_sha256(dest) == sha256(expected)
+    assert mode_of(dest) == 0o604
+
+
+def test_fetch_binary_round_trip(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    data = binary_payload(9 * 1024 * 1024 + 7)  # more than two 4 MiB read chunks
+    guest_file = tmp_path / "guest" / "data.bin"
+    guest_file.parent.mkdir()
+    guest_file.write_bytes(data)
+    local = tmp_path / "controller" / "data.bin"
+    tasks = """
+    - name: fetch
+      fetch:
+        src: "{{ src }}"
+        dest: "{{ dest }}"
+        flat: true
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, src=str(guest_file), dest=str(local))})
+    result = ok(run, "fetch")
+    assert result["changed"] is True
+    assert local.stat().st_size == len(data)
+    assert file_sha256(local) == sha256(data)
+    assert result["checksum"] == result["remote_checksum"]
+    assert not mode_of(local) & 0o022
+    assert not [name for name in os.listdir(local.parent) if name != "data.bin"]  # no partial file left
+
+
+def test_file_module(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    gone = tmp_path / "gone.txt"
+    gone.write_text("x")
+    tasks = """
+    - name: directory
+      file: {path: "{{ dir }}/sub/deeper", state: directory, mode: "0750"}
+    - name: touch
+      file: {path: "{{ dir }}/sub/deeper/empty", state: touch, mode: "0604"}
+    - name: link
+      file: {src: "{{ dir }}/sub/deeper/empty", dest: "{{ dir }}/link", state: link}
+    - name: absent
+      file: {path: "{{ dir }}/gone.txt", state: absent}
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))})
+    for name in ("directory", "touch", "link", "absent"):
+        assert ok(run, name)["changed"] is True
+    assert mode_of(tmp_path / "sub" / "deeper") == 0o750
+    assert mode_of(tmp_path / "sub" / "deeper" / "empty") == 0o604
+    assert os.readlink(tmp_path / "link") == str(tmp_path / "sub" / "deeper" / "empty")
+    assert not gone.exists()
+
+
+def test_slurp_binary(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    data = binary_payload(200_000)
+    path = tmp_path / "slurp.bin"
+    path.write_bytes(data)
+    run = run_playbook(play('    - name: slurp\n      slurp: {src: "{{ path }}"}\n'),
+                       {"h": qga_host(host_agent.channel, path=str(path))})
+    assert base64.b64decode(ok(run, "slurp")["content"]) == data
+
+
+def test_stat(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    data = binary_payload(70_000)
+    path = tmp_path / "stat.bin"
+    path.write_bytes(data)
+    path.chmod(0o640)
+    tasks = '    - name: stat\n      stat: {path: "{{ path }}", checksum_algorithm: sha256}\n'
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, path=str(path))})
+    info = ok(run, "stat")["stat"]
+    assert info["exists"] is True and info["isreg"] is True
+    assert info["size"] == len(data)
+    assert info["checksum"] == sha256(data)
+    assert info["mode"] == "0640"
+
+
+# ------------------------------------------------------------------------------------ modules etc
+
+
+def test_gather_facts(host_agent: HostAgent) -> None:
+    run = run_playbook(play("    - name: noop\n      ping:\n", gather_facts=True), {"h": qga_host(host_agent.channel)})
+    facts = ok(run, "Gathering Facts")["ansible_facts"]
+    assert facts["ansible_system"] == "Linux"
+    assert facts["ansible_nodename"] == os.uname().nodename
+    assert facts["ansible_user_id"] == "root"
+    assert facts["ansible_env"]["HOME"] == "/root"
+    assert facts["ansible_user_dir"] == "/root"
+
+
+def test_wait_for_connection(host_agent: HostAgent) -> None:
+    tasks = "    - name: wait\n      wait_for_connection: {timeout: 30, sleep: 1}\n"
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)})
+    assert ok(run, "wait")["elapsed"] < 30
+
+
+def test_async_with_async_status(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    marker = tmp_path / "async-marker"
+    tasks = """
+    - name: start
+      shell: sleep 2; echo "async done"; echo finished > "{{ marker }}"
+      async: 60
+      poll: 0
+      register: job
+    - name: started
+      stat: {path: "{{ marker }}"}
+    - name: status
+      async_status: {jid: "{{ job.ansible_job_id }}"}
+      register: status
+      until: status.finished
+      retries: 40
+      delay: 0.5
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, marker=str(marker),
+                                                   ansible_async_dir=str(tmp_path / "async"))})
+    started = ok(run, "start")
+    assert started["started"] == 1 and started["finished"] == 0
+    assert ok(run, "started")["stat"]["exists"] is False  # poll 0 returned before the job ended
+    status = ok(run, "status")
+    assert status["finished"] == 1
+    assert status["rc"] == 0
+    assert status["stdout"] == "async done"
+    assert marker.read_text() == "finished\n"
+
+
+def test_command_stdin(host_agent: HostAgent) -> None:
+    text = "line one\nz\u00fcrich \u2713 \u65e5\u672c\n\ttab\x01ctl"
+    tasks = """
+    - name: stdin
+      command: cat
+      args:
+        stdin: "{{ text }}"
+    - name: count
+      command: wc -c
+      args:
+        stdin: "{{ text }}"
+        stdin_add_newline: false
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, text=text)})
+    assert ok(run, "stdin")["stdout"] == text
+    assert int(ok(run, "count")["stdout"]) == len(text.encode("utf-8"))
+
+
+def test_nonzero_rc_fails_the_task_with_its_output(host_agent: HostAgent) -> None:
+    tasks = """
+    - name: command
+      command: sh -c 'echo to-out; echo to-err >&2; exit 3'
+      ignore_errors: true
+    - name: raw
+      raw: echo raw-out; exit 5
+      ignore_errors: true
+    - name: allowed
+      command: sh -c 'exit 4'
+      register: allowed
+      failed_when: allowed.rc != 4
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)})
+    command = failed(run, "command")
+    assert (command["rc"], command["stdout"], command["stderr"]) == (3, "to-out", "to-err")
+    raw = failed(run, "raw")
+    assert raw["rc"] == 5 and raw["stdout"] == "raw-out\n"
+    assert ok(run, "allowed")["rc"] == 4
+
+
+def test_signal_killed_command_reports_the_signal(host_agent: HostAgent) -> None:
+    """libvirt_qemu fails with KeyError 'exitcode' here: a killed process has no exit code."""
+    tasks = """
+    - name: raw
+      raw: echo before; kill -9 $$
+      ignore_errors: true
+    - name: command
+      command: sh -c 'kill -15 $$'
+      ignore_errors: true
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)})
+    raw = failed(run, "raw")
+    assert raw["rc"] == -9 and raw["stdout"] == "before\n"
+    assert failed(run, "command")["rc"] == -15
+
+
+def test_unicode_in_commands_and_paths(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    word = "gr\u00fc\u00dfe \u2713 \u65e5\u672c\u8a9e \U0001f600"
+    directory = tmp_path / ("d\u00efr \u2713")
+    tasks = """
+    - name: raw
+      raw: printf '%s\\n' "{{ word }}"
+    - name: command
+      command:
+        argv: [printf, "%s", "{{ word }}"]
+    - name: mkdir
+      file: {path: "{{ directory }}", state: directory}
+    - name: shell
+      shell: echo "{{ word }}" > "{{ directory }}/{{ word }}.txt" && ls "{{ directory }}"
+    - name: stat
+      stat: {path: "{{ directory }}/{{ word }}.txt", checksum_algorithm: sha256}
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, word=word, directory=str(directory))})
+    assert ok(run, "raw")["stdout"] == word + "\n"
+    assert ok(run, "command")["stdout"] == word
+    assert ok(run, "shell")["stdout"] == word + ".txt"
+    assert ok(run, "stat")["stat"]["checksum"] == sha256((word + "\n").encode("utf-8"))
+    assert (directory / (word + ".txt")).read_text("utf-8") == word + "\n"
+
+
+def test_unicode_file_names_in_copy_and_fetch(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    tree = tmp_path / "src"
+    files = {
+        "\u00fcn\u00efc\u00f6d\u00e9 \u2713.bin": binary_payload(40_000),
+        "\u65e5\u672c/\u30c7\u30fc\u30bf \U0001f600.txt": "\u30c7\u30fc\u30bf\n".encode(),
+        "plain.txt": b"plain\n",
+    }
+    for name, data in files.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(data)
+    dest = tmp_path / "dest \u2713"
+    fetched = tmp_path / "fetched"
+    tasks = """
+    - name: copy
+      copy: {src: "{{ tree }}/", dest: "{{ dest }}/", mode: "0640"}
+    - name: fetch
+      fetch: {src: "{{ dest }}/{{ name }}", dest: "{{ fetched }}/", flat: true}
+"""
+    name = "\u00fcn\u00efc\u00f6d\u00e9 \u2713.bin"
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, tree=str(tree), dest=str(dest),
+                                                   fetched=str(fetched), name=name)})
+    ok(run, "copy")
+    for relative, data in files.items():
+        assert file_sha256(dest / relative) == sha256(data), relative
+        assert mode_of(dest / relative) == 0o640
+    ok(run, "fetch")
+    assert file_sha256(fetched / name) == sha256(files[name])
+
+
+# ------------------------------------------------------------------------------------ big output
+
+
+def test_large_stdout_is_intact(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    text = base64.encodebytes(os.urandom(4 * 1024 * 1024)).decode("ascii").rstrip("\n")  # ~5.6 MB, 76-col lines
+    assert len(text) >= 5_000_000
+    path = tmp_path / "big.txt"
+    path.write_text(text)
+    tasks = """
+    - name: raw
+      raw: cat "{{ path }}"
+    - name: command
+      command: cat "{{ path }}"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, path=str(path))})
+    raw = ok(run, "raw")["stdout"]
+    assert (len(raw), sha256(raw.encode())) == (len(text), sha256(text.encode()))
+    command = ok(run, "command")["stdout"]
+    assert (len(command), sha256(command.encode())) == (len(text), sha256(text.encode()))
+
+
+def test_output_over_the_agent_capture_limit_fails_clearly(host_agent: HostAgent) -> None:
+    tasks = """
+    - name: raw
+      raw: yes abcdefgh | head -c 17000000; echo tail-marker
+      ignore_errors: true
+    - name: shell
+      shell: yes abcdefgh | head -c 17000000
+      ignore_errors: true
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)})
+    for name in ("raw", "shell"):
+        result = failed(run, name)
+        text = message(result)
+        assert "truncated" in text and "16 MiB" in text, text
+        assert not result.get("stdout"), "the short output was handed on as if complete"
+
+
+# --------------------------------------------------------------------------------------- timeouts
+
+
+def test_command_timeout_kills_the_guest_process(host_agent: HostAgent, unique_sleep: str) -> None:
+    tasks = """
+    - name: sleep
+      command: "{{ sleeper }} 60"
+"""
+    started = time.monotonic()
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, sleeper=unique_sleep,
+                                                   ansible_qga_command_timeout=2)})
+    elapsed = time.monotonic() - started
+    text = message(failed(run, "sleep"))
+    assert "killed" in text and "left running" not in text, text
+    assert elapsed < 30, elapsed
+    left = wait_until_gone(os.path.basename(unique_sleep), 5)
+    assert not left, "the timed out process still runs: %s" % left
+
+
+def test_task_timeout_keyword_kills_the_guest_process(host_agent: HostAgent, unique_sleep: str) -> None:
+    tasks = """
+    - name: sleep
+      command: "{{ sleeper }} 60"
+      timeout: 3
+    """
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, sleeper=unique_sleep)})
+    text = message(failed(run, "sleep"))
+    assert "Timed out after 3" in text, text
+    left = wait_until_gone(os.path.basename(unique_sleep), 10)
+    assert not left, "the guest process outlived the task timeout: %s" % left
+
+
+def test_connection_works_again_after_a_task_timeout(host_agent: HostAgent, unique_sleep: str) -> None:
+    """A timeout interrupts an RPC mid-reply: the next task must resync, not read a stale reply."""
+    tasks = """
+    - name: sleep
+      raw: "{{ sleeper }} 30"
+      timeout: 2
+      ignore_errors: true
+    - name: after
+      command: echo after-timeout
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, sleeper=unique_sleep)})
+    assert "Timed out after 2" in message(failed(run, "sleep"))
+    assert ok(run, "after")["stdout"] == "after-timeout"
+
+
+# ---------------------------------------------------------------------------- connection lifecycle
+
+
+def test_meta_reset_connection(host_agent: HostAgent, user_dir: str) -> None:
+    user = other_user()
+    tasks = """
+    - name: before
+      command: id -un
+    - name: switch user
+      set_fact:
+        ansible_user: "{{ other }}"
+    - meta: reset_connection
+    - name: after
+      command: id -un
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, other=user.pw_name,
+                                                   ansible_remote_tmp=user_dir + "/tmp")}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    assert ok(run, "before")["stdout"] == "root"
+    assert ok(run, "after")["stdout"] == user.pw_name
+    assert "META: reset connection" in run.stdout
+    assert "not implemented" not in run.output.lower()
+
+
+def test_tilde_and_home_are_the_users_home_with_the_default_remote_tmp(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    """community.libvirt #161 / community.proxmox #461: a literal `~` directory appeared in the guest."""
+    tasks = """
+    - name: cwd
+      raw: pwd
+    - name: raw
+      raw: echo ~; echo "$HOME"; echo ~/x
+    - name: shell
+      shell: echo ~ "$HOME"
+    - name: copy
+      copy: {content: "via remote tmp\\n", dest: "{{ dir }}/copied.txt"}
+    - name: template
+      template: {src: "{{ dir }}/t.j2", dest: "{{ dir }}/templated.txt"}
+    - name: unpipelined
+      command: echo unpipelined
+      vars:
+        ansible_pipelining: false
+"""
+    (tmp_path / "t.j2").write_text("answer={{ 6 * 7 }}\nend\n")
+    roots = ["/", str(tmp_path)]
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))}, args=["-vvv"])
+    cwd = guest_cwd(run, "cwd")
+    roots.append(cwd)
+    assert ok(run, "raw")["stdout"].splitlines() == ["/root", "/root", "/root/x"]
+    assert ok(run, "shell")["stdout"] == "/root /root"
+    assert (tmp_path / "copied.txt").read_text() == "via remote tmp\n"
+    assert (tmp_path / "templated.txt").read_text() == "answer=42\nend\n"
+    assert ok(run, "unpipelined")["stdout"] == "unpipelined"
+    assert "/root/.ansible/tmp/ansible-tmp-" in run.stdout  # the default remote_tmp was used, expanded
+    for root in roots:
+        assert not os.path.lexists(os.path.join(root, "~")), "a literal ~ appeared in %s" % root
+
+
+def test_remote_user_runs_commands_as_that_user(host_agent: HostAgent, user_dir: str) -> None:
+    user = other_user()
+    tasks = """
+    - name: raw
+      raw: id -un; id -u; echo "$HOME"; echo ~; echo "$USER"
+    - name: command
+      command: id -un
+    - name: copy
+      copy: {content: "owned\\n", dest: "{{ dir }}/put.txt", mode: "0640"}
+    - name: copy default mode
+      copy: {content: "owned too\\n", dest: "{{ dir }}/put-default.txt"}
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=user_dir, ansible_user=user.pw_name,
+                                                   ansible_remote_tmp=user_dir + "/tmp")})
+    assert ok(run, "raw")["stdout"].splitlines() == [
+        user.pw_name, str(user.pw_uid), user.pw_dir, user.pw_dir, user.pw_name]
+    assert ok(run, "command")["stdout"] == user.pw_name
+    ok(run, "copy")
+    put = os.path.join(user_dir, "put.txt")
+    assert open(put, "rb").read() == b"owned\n"
+    assert (os.stat(put).st_uid, os.stat(put).st_gid) == (user.pw_uid, user.pw_gid)
+    assert mode_of(put) == 0o640
+    ok(run, "copy default mode")
+    default = os.path.join(user_dir, "put-default.txt")
+    assert os.stat(default).st_uid == user.pw_uid
+    assert not mode_of(default) & 0o022
+
+
+def test_unknown_remote_user_is_a_clear_error(host_agent: HostAgent) -> None:
+    name = "qga-nouser-%s" % uuid.uuid4().hex[:6]
+    run = run_playbook(play("    - name: raw\n      raw: id\n"),
+                       {"h": qga_host(host_agent.channel, ansible_user=name)})
+    assert run.rc != 0
+    entry = run.task("raw")
+    assert entry["status"] in ("failed", "unreachable"), entry
+    text = message(entry["result"])
+    assert name in text and "no user" in text, text
+
+
+@pytest.mark.parametrize("method", ["su", "sudo"])
+def test_become_another_user(host_agent: HostAgent, user_dir: str, method: str) -> None:
+    if method == "sudo" and not shutil.which("sudo"):
+        pytest.skip("sudo is not installed on this host")
+    user = other_user()
+    # The user's shell is nologin: su needs a shell to run the command with.
+    flags = "-s /bin/sh" if method == "su" else "-H -S -n"
+    tasks = """
+    - name: whoami
+      command: id -un
+    - name: home
+      shell: echo "$HOME"
+    - name: copy
+      copy: {content: "became\\n", dest: "{{ dir }}/became.txt", mode: "0600"}
+    - name: raw
+      raw: id -un
+"""
+    hostvars = qga_host(host_agent.channel, dir=user_dir, ansible_become=True, ansible_become_method=method,
+                        ansible_become_user=user.pw_name, ansible_become_flags=flags)
+    run = run_playbook(play(tasks), {"h": hostvars})
+    assert ok(run, "whoami")["stdout"] == user.pw_name
+    assert ok(run, "home")["stdout"] == user.pw_dir
+    ok(run, "copy")
+    became = os.path.join(user_dir, "became.txt")
+    assert open(became, "rb").read() == b"became\n"
+    assert os.stat(became).st_uid == user.pw_uid
+    assert mode_of(became) == 0o600
+    assert ok(run, "raw")["stdout"].strip() == user.pw_name  # raw becomes too
+
+
+# ----------------------------------------------------------------------------------------- pipelining
+
+
+def test_pipelining_is_on_by_default(host_agent: HostAgent) -> None:
+    tasks = "    - name: command\n      command: echo piped\n"
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)}, args=["-vvv"])
+    assert ok(run, "command")["stdout"] == "piped"
+    assert "Pipelining is enabled" in run.stdout
+    assert re.search(r"EXEC .*python.* \(\d+ bytes on stdin\)", run.stdout), run.stdout
+    assert not re.search(r"\bPUT .*AnsiballZ", run.stdout), run.stdout
+    assert "ansible-tmp-" not in run.stdout  # no remote tmp dir at all for a pipelined module
+
+
+def test_pipelining_off_still_works(host_agent: HostAgent) -> None:
+    tasks = "    - name: command\n      command: echo not-piped\n"
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, ansible_pipelining=False)}, args=["-vvv"])
+    assert ok(run, "command")["stdout"] == "not-piped"
+    assert re.search(r"\bPUT .* TO .*/AnsiballZ_command\.py", run.stdout), run.stdout
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+def test_missing_channel_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VMGUEST_QGA_CHANNEL", raising=False)
+    run = run_playbook(play("    - name: ping\n      ping:\n"), {"h": {"ansible_connection": CONNECTION}})
+    assert run.rc != 0
+    text = message(failed(run, "ping", status="unreachable"))
+    assert "ansible_qga_channel" in text, text
+
+
+def test_socket_that_does_not_exist_is_a_clear_error(tmp_path: t.Any) -> None:
+    path = str(tmp_path / "no-such-agent.sock")
+    started = time.monotonic()
+    run = run_playbook(play("    - name: ping\n      ping:\n"), {"h": qga_host("unix:" + path)})
+    assert time.monotonic() - started < 60
+    text = message(failed(run, "ping", status="unreachable"))
+    assert path in text and "No such file" in text, text
+
+
+def test_disabled_guest_exec_names_the_command_and_the_fix() -> None:
+    with HostAgent(extra_blocked=["guest-exec"]) as agent:
+        run = run_playbook(play("    - name: raw\n      raw: echo hi\n"), {"h": qga_host(agent.channel)})
+    entry = run.task("raw")
+    assert entry["status"] in ("failed", "unreachable"), entry
+    text = message(entry["result"])
+    assert "guest-exec" in text and "disabled" in text, text
+    assert "--block-rpcs" in text and "--allow-rpcs" in text, text
+
+
+def test_copy_with_guest_file_write_disabled_fails_and_leaves_nothing(tmp_path: t.Any) -> None:
+    dest = tmp_path / "never.txt"
+    tasks = '    - name: copy\n      copy: {content: "blocked\\n", dest: "{{ dest }}"}\n'
+    with HostAgent(extra_blocked=["guest-file-write"]) as agent:
+        run = run_playbook(play(tasks), {"h": qga_host(agent.channel, dest=str(dest))})
+    assert run.rc != 0
+    entry = run.task("copy")
+    assert entry["status"] in ("failed", "unreachable"), entry
+    text = message(entry["result"])
+    assert "guest-file-write" in text and "disabled" in text, text
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize("blocked, task", [
+    ("guest-file-write", '    - name: transfer\n      copy: {content: "x\\n", dest: "{{ dir }}/x.txt"}\n'),
+    ("guest-file-read", '    - name: transfer\n      fetch: {src: "{{ dir }}/present.txt", dest: "{{ dir }}/f/", '
+                        "flat: true}\n"),
+], ids=["copy", "fetch"])
+def test_disabled_file_rpc_says_how_to_enable_it(tmp_path: t.Any, blocked: str, task: str) -> None:
+    (tmp_path / "present.txt").write_text("present\n")
+    with HostAgent(extra_blocked=[blocked]) as agent:
+        run = run_playbook(play(task), {"h": qga_host(agent.channel, dir=str(tmp_path))})
+    entry = run.task("transfer")
+    assert entry["status"] in ("failed", "unreachable"), entry
+    text = message(entry["result"])
+    assert blocked in text, text
+    assert "--block-rpcs" in text and "--allow-rpcs" in text, text
+
+
+def test_copy_missing_local_source(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    src = tmp_path / "not-here.txt"
+    tasks = '    - name: copy\n      copy: {src: "{{ src }}", dest: "{{ dir }}/out.txt"}\n'
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, src=str(src), dir=str(tmp_path))})
+    text = message(failed(run, "copy"))
+    assert str(src) in text and "Could not find or access" in text, text
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_fetch_missing_remote_file(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    tasks = '    - name: fetch\n      fetch: {src: "{{ dir }}/absent.bin", dest: "{{ dir }}/local/", flat: true}\n'
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))})
+    text = message(failed(run, "fetch"))
+    assert "does not exist" in text or "not found" in text, text
+    assert not (tmp_path / "local" / "absent.bin").exists()
+
+
+def test_fetch_of_a_file_the_remote_user_cannot_read(host_agent: HostAgent, user_dir: str) -> None:
+    user = other_user()
+    secret = os.path.join(user_dir, "root-only.txt")
+    with open(secret, "w") as handle:
+        handle.write("root only\n")
+    os.chmod(secret, 0o600)  # owned by root, in a directory the user owns
+    local = tempfile.mkdtemp(prefix="vmguest-qga-conn-fetch-")
+    try:
+        tasks = '    - name: fetch\n      fetch: {src: "{{ src }}", dest: "{{ local }}/", flat: true}\n'
+        run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, src=secret, local=local,
+                                                       ansible_user=user.pw_name,
+                                                       ansible_remote_tmp=user_dir + "/tmp")})
+        text = message(failed(run, "fetch"))
+        assert "not readable" in text.lower() or "permission denied" in text.lower(), text
+        assert not os.listdir(local)
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+
+
+def test_missing_python_interpreter_hint_while_raw_works(host_agent: HostAgent) -> None:
+    tasks = """
+    - name: python
+      command: echo needs-python
+      ignore_errors: true
+    - name: raw
+      raw: echo raw-still-works
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel,
+                                                   ansible_python_interpreter="/nonexistent/python3")})
+    text = message(failed(run, "python"))
+    assert "no Python interpreter" in text and "/nonexistent/python3" in text, text
+    assert ok(run, "raw")["stdout"] == "raw-still-works\n"
+
+
+def test_missing_python_hint_names_the_interpreter_exactly(host_agent: HostAgent) -> None:
+    run = run_playbook(play("    - name: python\n      command: echo x\n"),
+                       {"h": qga_host(host_agent.channel, ansible_python_interpreter="/nonexistent/python3")})
+    text = message(failed(run, "python"))
+    assert "no Python interpreter at /nonexistent/python3." in text, text
+
+
+# ---------------------------------------------------------------------------------------- several hosts
+
+
+AGENT_PID_SCRIPT = (
+    "p=$$; while [ \"$p\" -gt 1 ]; do "
+    "if [ \"$(cat /proc/$p/comm)\" = qemu-ga ]; then echo \"$p\"; exit 0; fi; "
+    "p=$(awk '{print $4}' /proc/$p/stat); done; exit 1"
+)
+
+
+def test_two_hosts_on_their_own_agents_with_forks(host_agent: HostAgent, fresh_host_agent: HostAgent,
+                                                  tmp_path: t.Any) -> None:
+    tasks = """
+    - name: agent
+      raw: "{{ agent_pid_script }}"
+    - name: copy
+      copy: {content: "{{ inventory_hostname }}\\n", dest: "{{ dir }}/{{ inventory_hostname }}.txt"}
+    - name: facts
+      setup: {gather_subset: [min]}
+"""
+    common = {"dir": str(tmp_path), "agent_pid_script": AGENT_PID_SCRIPT}
+    hosts = {"one": qga_host(host_agent.channel, **common), "two": qga_host(fresh_host_agent.channel, **common)}
+    run = run_playbook(play(tasks), hosts, args=["--forks", "2"])
+    assert run.rc == 0, run.output
+    assert int(ok(run, "agent", "one")["stdout"]) == host_agent.pid
+    assert int(ok(run, "agent", "two")["stdout"]) == fresh_host_agent.pid
+    for name in ("one", "two"):
+        ok(run, "facts", name)
+        assert (tmp_path / ("%s.txt" % name)).read_text() == name + "\n"
+
+
+def test_two_hosts_on_the_same_channel_are_serialized(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    tasks = """
+    - name: window
+      shell: date +%s.%N; sleep 1; date +%s.%N
+    - name: copy
+      copy: {content: "{{ inventory_hostname }}\\n", dest: "{{ dir }}/{{ inventory_hostname }}.txt"}
+    - name: read back
+      command: cat "{{ dir }}/{{ inventory_hostname }}.txt"
+"""
+    hosts = {name: qga_host(host_agent.channel, dir=str(tmp_path)) for name in ("one", "two")}
+    run = run_playbook(play(tasks), hosts, args=["--forks", "2"])
+    assert run.rc == 0, run.output
+    windows = []
+    for name in ("one", "two"):
+        windows.append(tuple(float(x) for x in ok(run, "window", name)["stdout"].split()))
+        assert ok(run, "read back", name)["stdout"] == name
+    first, second = sorted(windows)
+    assert first[1] <= second[0], "both commands ran at once on one agent: %s" % windows
+
+
+# -------------------------------------------------------------------------------------------- no_log
+
+
+def test_no_log_secrets_stay_out_of_verbose_output(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    secret = "qga-secret-%s" % uuid.uuid4().hex
+    dest = tmp_path / "secret.txt"
+    tasks = """
+    - name: command
+      command: echo "{{ secret }}"
+      no_log: true
+    - name: shell
+      shell: test "{{ secret }}" != ""
+      no_log: true
+    - name: copy
+      copy: {content: "{{ secret }}\\n", dest: "{{ dest }}", mode: "0600"}
+      no_log: true
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, secret=secret, dest=str(dest))},
+                       args=["-vvv"])
+    for name in ("command", "shell", "copy"):
+        ok(run, name)
+    assert dest.read_text() == secret + "\n"
+    assert secret not in run.stdout and secret not in run.stderr
+    assert secret not in json.dumps(run.results)
