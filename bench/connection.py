@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -81,14 +80,14 @@ def run_play(
 
 def best_of(runs: int, action: t.Callable[[], float]) -> float:
     """The minimum of `runs` timings (the least disturbed run)."""
-    return min(action() for _ in range(runs))
+    return min(action() for _i in range(runs))
 
 
 def bench_tasks(channel_vars: dict[str, t.Any], runs: int) -> None:
     """Print the 10-task play timings over qga and -c local, and their ratio."""
     qga = best_of(runs, lambda: run_play(TEN_TASKS, {"target": channel_vars})[0])
-    local = best_of(runs, lambda: run_play(TEN_TASKS, {"target": {"ansible_connection": "local",
-                                                                   "ansible_python_interpreter": sys.executable}})[0])
+    local_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    local = best_of(runs, lambda: run_play(TEN_TASKS, {"target": local_vars})[0])
     print("10-task command play (best of %d): vmguest.qga.qga %.2f s, -c local %.2f s, ratio %.2fx (goal <= 1.2x)"
           % (runs, qga, local, qga / local))
 
@@ -133,7 +132,7 @@ def bench_rss(channel_vars: dict[str, t.Any], guest_dir: str, size_mib: int) -> 
         src = os.path.join(work, "big.bin")
         with open(src, "wb") as handle:
             block = os.urandom(MiB)
-            for _ in range(size_mib):
+            for _i in range(size_mib):
                 handle.write(block)
         playbook = TRANSFER % {"src": src, "dest": guest_dir + "/bench-big.bin", "back": os.path.join(work, "b")}
         elapsed, output = run_play(playbook, {"target": channel_vars}, measure_rss=True)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -54,7 +53,7 @@ class Row:
 def measure_ping(client: QgaClient, count: int) -> tuple[float, float]:
     """Median and 95th percentile guest-ping round trip, in ms."""
     samples = []
-    for _ in range(count):
+    for _i in range(count):
         started = time.perf_counter()
         client.ping()
         samples.append((time.perf_counter() - started) * 1000)
@@ -114,8 +113,8 @@ def print_header() -> None:
 
 def print_row(row: Row) -> None:
     """Print one table row."""
-    print("%-8s %10d %14.1f %14.1f %9s" % (row.target, row.chunk_kib, row.write_mib_s, row.read_mib_s,
-                                          "ok" if row.verified else "MISMATCH"))
+    verdict = "ok" if row.verified else "MISMATCH"
+    print("%-8s %10d %14.1f %14.1f %9s" % (row.target, row.chunk_kib, row.write_mib_s, row.read_mib_s, verdict))
 
 
 def run_target(target: str, args: argparse.Namespace) -> list[Row]:
@@ -134,8 +133,8 @@ def run_target(target: str, args: argparse.Namespace) -> list[Row]:
     if target == "libvirt":
         from libvirt_vm import LibvirtTestVM
 
-        with LibvirtTestVM(stop_daemons=True) as vm, QgaClient("libvirt:" + vm.uri, domain=vm.domain,
-                                                                 timeout=300) as client:
+        with LibvirtTestVM(stop_daemons=True) as vm, \
+                QgaClient("libvirt:" + vm.uri, domain=vm.domain, timeout=300) as client:
             return bench_client(client, "libvirt", "/tmp/bench.bin", args.vm_size_mib, args.chunks_kib, args.pings)
     raise SystemExit("unknown target %r" % target)
 

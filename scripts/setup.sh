@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   qemu-guest-agent qemu-system-x86 qemu-utils busybox-static socat cpio kmod e2fsprogs
-  linux-image-amd64 libvirt-daemon-system libvirt-clients libvirt-dev pkg-config procps sudo
+  linux-image-amd64 libvirt-daemon-system libvirt-clients libvirt-dev pkg-config procps sudo shellcheck
 )
 
 missing=()

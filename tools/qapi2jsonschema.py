@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -802,7 +801,7 @@ def generate(qapi_path: str = DEFAULT_QAPI) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the generated module is stale, write nothing")
     parser.add_argument("--qapi", default=DEFAULT_QAPI, help="QAPI schema file (default: %(default)s)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="generated module (default: %(default)s)")

@@ -18,7 +18,7 @@ description:
   - Commands run as O(remote_user) (default V(root), the agent's own identity) with that user's
     HOME, PATH and LANG, so C(~) and C($HOME) work (the agent's own environment has no HOME).
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 version_added: 0.1.0
 options:
   channel:
@@ -237,7 +237,8 @@ class Connection(ConnectionBase):
     def qga_client(self) -> QgaClient:
         """The connected protocol client, for the collection's action plugins (they reuse this channel)."""
         self._connect()
-        assert self._client is not None
+        if self._client is None:
+            raise AssertionError("self._client is not None")
         return self._client
 
     def close(self) -> None:
@@ -363,7 +364,8 @@ class Connection(ConnectionBase):
     def _require_client(self) -> QgaClient:
         if self._client is None or not self._client.connected:
             self._connect()
-        assert self._client is not None
+        if self._client is None:
+            raise AssertionError("self._client is not None")
         if "exec_checked" not in self._client.probe_cache:
             self._call(self._client.require, *EXEC_COMMANDS)
             self._client.probe_cache["exec_checked"] = True
@@ -376,7 +378,8 @@ class Connection(ConnectionBase):
                 self._user = posix.ROOT
             else:
                 self._user = self._call(posix.lookup_user, self._require_client(), name)
-        assert self._user is not None
+        if self._user is None:
+            raise AssertionError("self._user is not None")
         return self._user
 
     def _call(self, function: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:

@@ -17,7 +17,7 @@ description:
     they do not fail the task.
   - Changes nothing. Needs no Python in the guest.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

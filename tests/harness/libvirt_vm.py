@@ -125,7 +125,7 @@ def _daemon_pid(name: str) -> int | None:
 
 def _start_daemon(name: str, timeout: float) -> int:
     binary = shutil.which(name) or f"/usr/sbin/{name}"
-    result = subprocess.run([binary, "-d"], capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run([binary, "-d"], capture_output=True, text=True, timeout=timeout, check=False)
     if result.returncode != 0:
         raise LibvirtVMError(f"{name} -d failed: {result.stderr.strip()}")
     deadline = time.monotonic() + timeout
@@ -195,7 +195,7 @@ def _kill_and_wait(pid: int, timeout: float) -> None:
 def _virsh(uri: str, *args: str, check: bool = True, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     command = ["virsh", "-q", "-c", uri, *args]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise LibvirtVMError(f"{' '.join(command[:6])} timed out after {timeout} s") from exc
     if check and result.returncode != 0:
@@ -429,7 +429,7 @@ def _load_state() -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: start | stop | status | daemons-stop."""
-    parser = argparse.ArgumentParser(prog="libvirt_vm.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="libvirt_vm.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--domain", default=DEFAULT_DOMAIN)
     parser.add_argument("--uri", default=DEFAULT_URI)
     parser.add_argument("action", choices=("start", "stop", "status", "daemons-stop"))

@@ -101,7 +101,7 @@ def check_plain_vm(cache_dir: Path) -> dict[str, Any]:
         def call(command: str, arguments: dict[str, Any] | None = None, reply: bool = True) -> Any:
             return testvm._agent_call(sock, command, arguments, timeout=30, reply=reply)
 
-        _, report["ping_s"] = _timed(lambda: call("guest-ping"))
+        _result, report["ping_s"] = _timed(lambda: call("guest-ping"))
         report.update(check_guest_state(call))
         call("guest-exec", {"path": "/bin/sh", "arg": ["-c", "kill -9 $PPID"]})
         time.sleep(0.2)
@@ -137,7 +137,7 @@ def check_libvirt_vm(cache_dir: Path, keep_daemons: bool) -> dict[str, Any]:
         def call(command: str, arguments: dict[str, Any] | None = None, reply: bool = True) -> Any:
             return vm.agent_command(command, arguments, timeout=30)
 
-        _, report["ping_via_virsh_s"] = _timed(lambda: call("guest-ping"))
+        _result, report["ping_via_virsh_s"] = _timed(lambda: call("guest-ping"))
         report.update(check_guest_state(call))
         report["reboot_to_agent_s"] = _reboot(call, vm.wait_for_agent)
         started = time.monotonic()
@@ -153,7 +153,7 @@ def check_libvirt_vm(cache_dir: Path, keep_daemons: bool) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the checks and print the JSON report."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--skip-libvirt", action="store_true")
     parser.add_argument("--keep-daemons", action="store_true", help="leave libvirtd/virtlogd running")
     args = parser.parse_args(argv)

@@ -370,7 +370,7 @@ def make_data_image(path: Path, size_mib: int = DATA_DISK_MIB) -> None:
     mkfs = shutil.which("mkfs.ext4") or "/sbin/mkfs.ext4"
     with open(path, "wb") as image:
         image.truncate(size_mib * 1024 * 1024)
-    result = subprocess.run([mkfs, "-q", "-F", "-L", "qgadata", str(path)], capture_output=True, text=True)
+    result = subprocess.run([mkfs, "-q", "-F", "-L", "qgadata", str(path)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise TestVMError(f"mkfs.ext4 {path} failed: {result.stderr.strip()}")
 
@@ -855,7 +855,7 @@ def _cli_shell_cmd(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: build | start | stop | status | shell-cmd."""
-    parser = argparse.ArgumentParser(prog="testvm.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="testvm.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--cache-dir", type=Path, default=None, help="asset cache (default: %(default)s)")
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("build", help="build/reuse kernel+initramfs, print them as JSON")

@@ -134,7 +134,7 @@ def test_every_stream_transport_reaches_the_real_agent(host_agent: HostAgent, ki
 
 
 def test_serial_channel_survives_the_stray_sentinel_error_and_reconnects(host_agent: HostAgent) -> None:
-    for _ in range(3):
+    for _i in range(3):
         with QgaClient("serial:" + host_agent.serial_path, timeout=10) as qga:
             assert qga.execute("guest-sync", {"id": 7}) == 7
 
@@ -145,7 +145,7 @@ def test_stale_replies_left_by_a_previous_client_are_skipped(host_agent: HostAge
     import serial
 
     previous = serial.serial_for_url(host_agent.serial_path)
-    for _ in range(5):
+    for _i in range(5):
         previous.write(b'{"execute": "guest-get-osinfo"}\n')
     previous.write(b'{"execute": "guest-ping"')  # and half a request
     time.sleep(0.3)
@@ -360,7 +360,7 @@ def test_transfer_handles_are_closed_after_a_failure(
     # The agent allows a bounded number of open handles; leaked ones would pile up.
     fd_dir = "/proc/%d/fd" % host_agent.pid
     fds_before = len(os.listdir(fd_dir))
-    for _ in range(3):
+    for _i in range(3):
         with pytest.raises(OSError):
             files.write_file(client, path, Exploding())  # type: ignore[arg-type]
     assert len(os.listdir(fd_dir)) == fds_before

@@ -46,8 +46,8 @@ def test_all_subsets_from_the_host_agent_list_blocked_ones_as_unsupported(host_a
 
 
 def test_subset_selection_and_exclusion(host_agent: HostAgent) -> None:
-    run = run_playbook(PLAY, {"h": qga_host(host_agent.channel, subset=["all", "!agent", "!memory_blocks",
-                                                                          "!network", "!disks", "!fsinfo"])})
+    subset = ["all", "!agent", "!memory_blocks", "!network", "!disks", "!fsinfo"]
+    run = run_playbook(PLAY, {"h": qga_host(host_agent.channel, subset=subset)})
     result = run.task("info")["result"]
     assert "agent" not in result and "network" not in result and "memory_blocks" not in result
     assert "osinfo" in result and "vcpus" in result
@@ -98,8 +98,8 @@ def test_no_channel_anywhere_says_what_to_set() -> None:
 
 
 def test_ad_hoc_over_the_connection(host_agent: HostAgent) -> None:
-    run = run_adhoc("all", {"h": qga_host(host_agent.channel)}, ["-m", "vmguest.qga.qga_info", "-a",
-                                                                   "gather_subset=agent,osinfo"])
+    run = run_adhoc("all", {"h": qga_host(host_agent.channel)},
+                    ["-m", "vmguest.qga.qga_info", "-a", "gather_subset=agent,osinfo"])
     assert run.rc == 0, run.output
     assert '"version": "7.' in run.stdout or '"version": "' in run.stdout
     assert "SUCCESS" in run.stdout

@@ -224,7 +224,8 @@ class QgaClient:
         return message
 
     def _execute_libvirt(self, command: str, message: bytes, rpc_timeout: float) -> dict[str, t.Any]:
-        assert isinstance(self._transport, LibvirtTransport)
+        if not isinstance(self._transport, LibvirtTransport):
+            raise AssertionError("isinstance(self._transport, LibvirtTransport)")
         if not _sends_reply(command):
             try:
                 self._transport.command(message.decode("utf-8"), command, NO_REPLY_ERROR_WAIT)
@@ -236,7 +237,8 @@ class QgaClient:
 
     def _execute_stream(self, command: str, message: bytes, rpc_timeout: float) -> dict[str, t.Any]:
         transport = self._transport
-        assert isinstance(transport, StreamTransport)
+        if not isinstance(transport, StreamTransport):
+            raise AssertionError("isinstance(transport, StreamTransport)")
         try:
             if self._needs_sync:
                 self._sync(min(rpc_timeout, self.connect_timeout))
@@ -282,7 +284,8 @@ class QgaClient:
 
     def _sync(self, timeout: float) -> None:
         """Send 0xFF + guest-sync-delimited and skip to the matching reply."""
-        assert isinstance(self._transport, StreamTransport)
+        if not isinstance(self._transport, StreamTransport):
+            raise AssertionError("isinstance(self._transport, StreamTransport)")
         sync_id = secrets.randbelow(2**52) + 1
         request = json.dumps({"execute": "guest-sync-delimited", "arguments": {"id": sync_id}}).encode()
         self._transport.send(SYNC_SENTINEL + request + b"\n", timeout)
@@ -340,7 +343,8 @@ class QgaClient:
             self._debug("skipped a JSON value that is no object")
 
     def _fill(self, deadline: float, timeout: float) -> None:
-        assert isinstance(self._transport, StreamTransport)
+        if not isinstance(self._transport, StreamTransport):
+            raise AssertionError("isinstance(self._transport, StreamTransport)")
         left = remaining(deadline)
         if left <= 0:
             raise QgaTimeoutError("no reply within %.1f s" % timeout, channel=self.channel)

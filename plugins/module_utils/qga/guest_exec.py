@@ -212,11 +212,10 @@ def run(
         pid = start(client, argv, stdin=stdin, env=child_env, capture=capture)
         result = _result(pid, wait(client, pid, timeout=timeout, poll=poll), started)
     if not allow_truncation and (result.out_truncated or result.err_truncated):
+        streams = [name for name, cut in (("stdout", result.out_truncated), ("stderr", result.err_truncated)) if cut]
         raise QgaOutputTruncated(
             "the agent dropped output of %s beyond its 16 MiB capture limit (%s truncated); send large output "
-            "to a file in the guest and read it with guest-file-read"
-            % (argv[0], " and ".join(name for name, cut in (("stdout", result.out_truncated),
-                                                              ("stderr", result.err_truncated)) if cut)),
+            "to a file in the guest and read it with guest-file-read" % (argv[0], " and ".join(streams)),
             channel=client.channel,
             command="guest-exec",
         )

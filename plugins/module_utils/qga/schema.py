@@ -304,7 +304,7 @@ def _plural(words: str) -> str:
             break
     else:
         return f"items that are {words}"
-    head, _, rest = words.partition(" ")
+    head, _sep, rest = words.partition(" ")
     return f"{head}s {rest}".strip() if not head.endswith("s") else words
 
 

@@ -212,12 +212,14 @@ class ExecTransport(StreamTransport):
         except OSError as exc:
             raise self._error("cannot run %s: %s" % (self._argv[0], exc.strerror or exc)) from None
         self._selector = selectors.DefaultSelector()
-        assert self._proc.stdout is not None
+        if self._proc.stdout is None:
+            raise AssertionError("self._proc.stdout is not None")
         self._selector.register(self._proc.stdout, selectors.EVENT_READ)
 
     def send(self, data: bytes, timeout: float) -> None:
         proc = self._require()
-        assert proc.stdin is not None
+        if proc.stdin is None:
+            raise AssertionError("proc.stdin is not None")
         try:
             proc.stdin.write(data)
             proc.stdin.flush()
@@ -226,7 +228,8 @@ class ExecTransport(StreamTransport):
 
     def receive(self, timeout: float) -> bytes:
         proc = self._require()
-        assert proc.stdout is not None and self._selector is not None
+        if proc.stdout is None or self._selector is None:
+            raise AssertionError("proc.stdout is not None and self._selector is not None")
         if not self._selector.select(max(timeout, 0)):
             raise self._timeout("reply", timeout)
         data = os.read(proc.stdout.fileno(), 4 * MiB)
@@ -437,7 +440,7 @@ def open_transport(channel: str, domain: str | None = None) -> Transport:
     if scheme == "unix":
         return SocketTransport(channel, socket.AF_UNIX, rest)
     if scheme == "tcp":
-        host, _, port = rest.rpartition(":")
+        host, _sep, port = rest.rpartition(":")
         if not host or not port.isdigit():
             raise QgaChannelError("a tcp channel is tcp:HOST:PORT", channel=channel)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -466,4 +469,3 @@ def deadline_after(timeout: float) -> float:
 def remaining(deadline: float) -> float:
     """Seconds left until `deadline` (never negative)."""
     return max(0.0, deadline - time.monotonic())
-
