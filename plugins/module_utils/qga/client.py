@@ -355,7 +355,7 @@ class QgaClient:
             reply = json.loads(text)
         except ValueError:
             raise QgaProtocolError(
-                "the reply is not JSON: %r" % text[:200], channel=self.channel, command=command
+                "the reply (%d bytes) is not JSON" % len(text), channel=self.channel, command=command
             ) from None
         if not isinstance(reply, dict):
             raise QgaProtocolError("the reply is no JSON object", channel=self.channel, command=command)
