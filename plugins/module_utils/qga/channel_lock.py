@@ -28,12 +28,24 @@ def lock_dir() -> str:
     return os.path.join(base, "vmguest-qga-locks-%d" % os.getuid())
 
 
+def channel_identity(channel: str, domain: str | None) -> tuple[str, str | None]:
+    """What names one agent: unix:PATH is PATH, and the domain only counts for libvirt channels.
+
+    (The connection plugin passes the inventory name as the domain whatever the channel, while
+    a module's own channel option usually has none: both must meet on the same lock.)
+    """
+    if channel.startswith("unix:"):
+        channel = channel[len("unix:"):]
+    return channel, domain if channel.startswith("libvirt:") else None
+
+
 class ChannelLock:
     """An exclusive, bounded-wait lock on one channel (channel string + domain)."""
 
     def __init__(self, channel: str, domain: str | None = None) -> None:
         self.channel = channel
-        key = "%s\0%s" % (channel, domain or "")
+        identity, identity_domain = channel_identity(channel, domain)
+        key = "%s\0%s" % (identity, identity_domain or "")
         self.path = os.path.join(lock_dir(), hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".lock")
         self._fd: int | None = None
 

@@ -30,6 +30,7 @@ MiB = 1024 * 1024
 # gaining up to a few MiB. Transports with tighter limits cap these (see TransportLimits).
 DEFAULT_WRITE_CHUNK = 1 * MiB
 DEFAULT_READ_CHUNK = 4 * MiB
+SMALL_READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def read_file(client: QgaClient, path: str, sink: t.BinaryIO, chunk_size: int | 
 
 def read_bytes(client: QgaClient, path: str, max_bytes: int = 16 * MiB, chunk_size: int | None = None) -> bytes:
     """Return a small guest file's content; a file over `max_bytes` is an error, not a short read."""
-    chunk = read_chunk_size(client, min(chunk_size or max_bytes + 1, max_bytes + 1))
+    # Small reads by default: the kernel refuses multi-MiB reads of /proc and /sys files.
+    chunk = read_chunk_size(client, min(chunk_size or SMALL_READ_CHUNK, max_bytes + 1))
     parts: list[bytes] = []
     size = 0
     with GuestFile(client, path, "r") as guest_file:
