@@ -306,4 +306,3 @@ class ActionModule(QgaActionBase):
             diffs.append({"before_header": "%s (attributes)" % target, "after_header": "%s (attributes)" % target,
                           "before": "\n".join(before_lines) + "\n", "after": "\n".join(after_lines) + "\n"})
         return diffs[0] if len(diffs) == 1 else diffs
-

@@ -82,9 +82,9 @@ class ActionModule(QgaActionBase):
             argv = ["/bin/sh", "-c", CHDIR_WRAPPER, "sh", args["chdir"], *argv]
         if not windows:
             argv = posix.run_as_argv(user, argv)
-            full_env: dict[str, str] | None = user.environment()
-            assert full_env is not None
-            full_env.update(env)
+            user_env = user.environment()
+            user_env.update(env)
+            full_env: dict[str, str] | None = user_env
         else:
             full_env = env or None
         self._run(client, argv, stdin, full_env, float(args["timeout"] or 0) or None, windows, args, result)

@@ -75,7 +75,7 @@ class ActionModule(QgaActionBase):
                 to_remove = [line for line in before if normalized(line) not in kept]
                 to_add = [line for line in after if line not in before_normalized]
                 if not to_remove and not to_add:
-                    to_remove = [line for line in before]  # duplicates collapse: rewrite
+                    to_remove = list(before)  # duplicates collapse: rewrite
                     to_add = list(after)
         changed = bool(to_remove or to_add)
         result.update(changed=changed, keys=after, added=to_add, removed=to_remove)

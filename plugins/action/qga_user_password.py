@@ -115,8 +115,9 @@ class ActionModule(QgaActionBase):
             try:
                 posix.lookup_user(client, user)
             except QgaUserError as exc:
-                raise AnsibleActionFail("%s: the guest has no user %r (%s)" % (self._host_name(), user,
-                                                                              exc.reason)) from None
+                raise AnsibleActionFail(
+                    "%s: the guest has no user %r (%s)" % (self._host_name(), user, exc.reason)
+                ) from None
             return
         if all(info.enabled(command) for command in FILE_READ):
             try:
@@ -125,8 +126,9 @@ class ActionModule(QgaActionBase):
                 warnings.append("could not check that user %s exists: %s" % (user, exc.reason))
                 return
             if not any(line.split(":", 1)[0] == user for line in text.splitlines()):
-                raise AnsibleActionFail("%s: the guest has no user %r (not in %s)" % (self._host_name(), user,
-                                                                                     PASSWD_FILE))
+                raise AnsibleActionFail(
+                    "%s: the guest has no user %r (not in %s)" % (self._host_name(), user, PASSWD_FILE)
+                )
             return
         warnings.append("could not check that user %s exists: the agent allows neither guest-exec nor "
                         "guest-file-read" % user)

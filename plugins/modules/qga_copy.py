@@ -19,7 +19,7 @@ description:
     C(mv). A failed write leaves nothing behind.
   - Needs no Python in the guest, only the agent's file and exec commands. POSIX guests only.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

@@ -17,15 +17,15 @@ description:
   - Needs no Python in the guest, only C(guest-exec) and C(guest-exec-status) enabled in the agent.
   - POSIX guests only for O(user), O(chdir), O(creates) and O(removes).
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:
   check_mode:
     support: partial
-    description:
-      - Like M(ansible.builtin.command) - the command never runs in check mode; with O(creates) or O(removes)
-        the task says whether it would have run.
+    description: Like M(ansible.builtin.command).
+    details:
+      - The command never runs in check mode; with O(creates) or O(removes) the task says whether it would have run.
   diff_mode:
     support: none
     description: Nothing to compare.

@@ -18,7 +18,7 @@ description:
   - Needs no Python in the guest. The guest's sha256 comes from C(sha256sum) through C(guest-exec) when the agent
     allows it; without C(guest-exec) the file is read and compared after the transfer.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

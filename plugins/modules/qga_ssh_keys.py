@@ -19,7 +19,7 @@ description:
     O(state=present), a line of the same key with other options or comment is replaced by the given line.
   - Needs no Python and no exec in the guest.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

@@ -19,7 +19,7 @@ description:
     reports changed.
   - Nothing secret is returned or logged; the diff only says whether the password changes.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:
@@ -92,7 +92,7 @@ ARGUMENT_SPEC = with_channel({
     "user": {"type": "str", "required": True},
     "password": {"type": "str", "required": True, "no_log": True},
     "crypted": {"type": "bool", "default": False},
-    "update_password": {"type": "str", "choices": ["always", "on_change"], "default": "on_change"},
+    "update_password": {"type": "str", "choices": ["always", "on_change"], "default": "on_change", "no_log": False},
 })
 
 
