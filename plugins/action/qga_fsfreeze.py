@@ -78,8 +78,6 @@ class ActionModule(QgaActionBase):
     ) -> None:
         mountpoints = args.get("mountpoints")
         freeze_command = "guest-fsfreeze-freeze-list" if mountpoints is not None else "guest-fsfreeze-freeze"
-        # Never freeze what cannot be thawed again.
-        client.require(freeze_command, "guest-fsfreeze-thaw")
         result["status"] = "frozen"
         auto_thaw = args["auto_thaw"]
         if status == "frozen":
@@ -91,6 +89,8 @@ class ActionModule(QgaActionBase):
                 self._arm(client, store, recorded, time.time() + auto_thaw)
                 self._report_watchdog(recorded, result)
             return
+        # Never freeze what cannot be thawed again. (While frozen, the agent reports the freeze commands disabled.)
+        client.require(freeze_command, "guest-fsfreeze-thaw")
         result["changed"] = True
         if self.check_mode:
             return

@@ -33,7 +33,7 @@ def plan(vcpus: list[dict[str, t.Any]], online: int | None, online_cpus: list[in
         if not target:
             raise ValueError("online_cpus must name at least one processor")
     else:
-        assert online is not None
+        online = online or 0
         if online < 1 or online > len(by_id):
             raise ValueError("online must be between 1 and %d (the guest's logical processors), not %d"
                              % (len(by_id), online))

@@ -18,7 +18,7 @@ description:
   - Only agent commands that work while the guest is frozen are used on these paths (C(guest-info),
     C(guest-fsfreeze-*)); nothing is written to the guest.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:
@@ -126,12 +126,12 @@ thawed_count:
   returned: when the task thawed the guest
   type: int
 frozen_since:
-  description: When the guest was frozen (ISO 8601, UTC), when this controller froze it (null if unknown).
+  description: When the guest was frozen (ISO 8601, UTC); null when it was frozen outside this module.
   returned: when the guest is or was frozen
   type: str
   sample: "2025-01-31T10:00:00.123+00:00"
 frozen_seconds:
-  description: How long the guest has been (on thaw, was) frozen, when known.
+  description: How long the guest has been (on thaw, was) frozen; null when it was frozen outside this module.
   returned: when the guest is or was frozen
   type: float
   sample: 4.2

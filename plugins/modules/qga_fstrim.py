@@ -16,13 +16,14 @@ description:
   - Filesystems that cannot be trimmed (no discard support) are reported with the agent's error and a warning; they
     do not fail the task.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:
   check_mode:
     support: partial
-    description: In check mode nothing is trimmed; the task is skipped and says so (what a trim would free is unknown).
+    description: Can run in check mode.
+    details: In check mode nothing is trimmed; the task is skipped and says so (what a trim would free is unknown).
   diff_mode:
     support: none
     description: Nothing to compare.

@@ -19,7 +19,7 @@ description:
     move); the task then fails naming the block and the reason.
   - This changes which memory the guest kernel uses; it does not hot-plug or unplug memory of the VM.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

@@ -17,7 +17,7 @@ description:
     that file cannot be read (Windows, file commands disabled) by the agent going silent and then answering again.
   - The agent sends no reply to C(guest-shutdown); only an error (command disabled, shutdown failed) comes back.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

@@ -16,7 +16,7 @@ description:
     with the agent's error and a hint what the mode needs.
   - The agent sends no reply when the suspend starts; only an error comes back.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

@@ -15,7 +15,7 @@ description:
   - Reports the drift of the guest clock before and after (guest minus the wanted time, in seconds).
   - Useful after a VM was paused, restored from a snapshot or resumed from suspend.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

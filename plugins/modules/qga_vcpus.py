@@ -16,7 +16,7 @@ description:
     (usually cpu0) fails before anything changes, naming the processor.
   - This changes which vCPUs the guest kernel uses; it does not hot-plug or unplug vCPUs of the VM.
 author:
-  - vmguest.qga contributors
+  - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
 attributes:

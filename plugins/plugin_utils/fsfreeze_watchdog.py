@@ -32,13 +32,14 @@ import time
 import traceback
 import typing as t
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.channel_lock import ChannelLock
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.channel_lock import ChannelLock, channel_identity
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError
 
 MARKER = "vmguest-qga-fsfreeze-watchdog"
 STATE_SUFFIX = ".fsfreeze.json"
 LOG_SUFFIX = ".fsfreeze-watchdog.log"
+LOG_MAX_BYTES = 256 * 1024
 # How often the sleeping watchdog looks at the state file (cancellation, a moved deadline).
 POLL_SECONDS = 0.5
 # After the deadline, how long the watchdog keeps trying to reach an agent that does not answer.
@@ -68,13 +69,21 @@ def iso_time(epoch: float | None) -> str | None:
 # -- the state file ---------------------------------------------------------
 
 
+def state_key(channel: str, domain: str | None) -> tuple[str, str | None]:
+    """What names a guest: the domain only counts for libvirt channels, unix:PATH is PATH.
+
+    (The connection plugin passes the inventory name as the domain whatever the channel.)
+    """
+    return channel_identity(channel, domain)
+
+
 class FreezeState:
     """The state file of one channel (+ domain): read, write atomically, remove."""
 
     def __init__(self, channel: str, domain: str | None = None) -> None:
         self.channel = channel
         self.domain = domain
-        base = ChannelLock(channel, domain).path
+        base = ChannelLock(*state_key(channel, domain)).path
         if base.endswith(".lock"):
             base = base[: -len(".lock")]
         self.path = base + STATE_SUFFIX
@@ -115,6 +124,11 @@ class FreezeState:
 
     def log(self, text: str) -> None:
         """Append a line to the watchdog log of this channel (best effort)."""
+        try:
+            if os.path.getsize(self.log_path) > LOG_MAX_BYTES:
+                os.replace(self.log_path, self.log_path + ".1")
+        except OSError:
+            pass
         try:
             with open(self.log_path, "a") as handle:
                 handle.write("%s pid %d: %s\n" % (iso_time(time.time()), os.getpid(), text))
@@ -178,9 +192,8 @@ def stop_watchdog(watchdog: dict[str, t.Any] | None, wait: float = 3.0) -> bool:
     if not watchdog:
         return False
     pid, token = watchdog.get("pid"), watchdog.get("token")
-    if not is_our_watchdog(pid, token):
+    if pid is None or not is_our_watchdog(pid, token):
         return False
-    assert pid is not None
     try:
         os.kill(int(pid), signal.SIGTERM)
     except OSError:

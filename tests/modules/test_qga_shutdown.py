@@ -1,0 +1,94 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""vmguest.qga.qga_shutdown: check mode everywhere, the disabled command on the host agent, a real reboot of the VM.
+
+Powerdown is only run in check mode: the VM is shared by the session's tests.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import typing as t
+
+from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from hostagent import HostAgent
+
+from ansible_collections.vmguest.qga.plugins.module_utils.qga import files
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
+    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
+
+
+def play(*tasks: str) -> str:
+    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
+
+
+def task(name: str, body: str, extra: str = "") -> str:
+    return "    - name: %s\n      vmguest.qga.qga_shutdown:\n%s%s" % (
+        name, "".join("        %s\n" % line for line in body.strip().splitlines()), extra)
+
+
+def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", run.task(name)["result"])
+
+
+def boot_id(channel: str) -> str:
+    with QgaClient(channel, timeout=60) as client:
+        return files.read_bytes(client, BOOT_ID, max_bytes=4096).decode().strip()
+
+
+def test_shutdown_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
+    run = run_playbook(play(
+        task("powerdown", "mode: powerdown", "      ignore_errors: true\n"),
+        task("check reboot", "mode: reboot", "      check_mode: true\n      ignore_errors: true\n"),
+        task("bad mode", "mode: sleep", "      ignore_errors: true\n"),
+    ), {"h": qga_host(host_agent.channel)})
+    msg = result_of(run, "powerdown")["msg"]
+    assert "Command guest-shutdown has been disabled" in msg and "--allow-rpcs" in msg
+    assert "Command guest-shutdown has been disabled" in result_of(run, "check reboot")["msg"]
+    assert "value of mode must be one of: powerdown, reboot, halt" in result_of(run, "bad mode")["msg"]
+
+
+def test_ansible_doc_shows_the_module() -> None:
+    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_shutdown"], env=ansible_env(),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "reboot_timeout" in proc.stdout and "boot_id" in proc.stdout
+
+
+def test_check_mode_shuts_nothing_down(test_vm: t.Any) -> None:
+    channel = "unix:%s" % test_vm.agent_socket
+    before = boot_id(channel)
+    run = run_playbook(play(
+        task("powerdown", "mode: powerdown"),
+        task("halt", "mode: halt"),
+        task("reboot", "mode: reboot"),
+    ), {"vm": qga_host(channel)}, args=["--check"])
+    assert run.rc == 0, run.output
+    for name in ("powerdown", "halt", "reboot"):
+        result = result_of(run, name)
+        assert result["changed"] is True and result["msg"].startswith("check mode: the guest would"), name
+        assert "elapsed" not in result
+    assert test_vm.is_running() and boot_id(channel) == before
+
+
+def test_reboot_waits_for_the_agent_of_the_new_boot(test_vm: t.Any) -> None:
+    channel = "unix:%s" % test_vm.agent_socket
+    before = boot_id(channel)
+    run = run_playbook(play(
+        task("reboot", "mode: reboot\nreboot_timeout: 400"),
+        "    - name: after\n      vmguest.qga.qga_info:\n        gather_subset: [hostname]\n",
+    ), {"vm": qga_host(channel)})
+    assert run.rc == 0, run.output
+    reboot = result_of(run, "reboot")
+    assert reboot["changed"] is True and reboot["rebooted"] is True
+    assert reboot["detected_by"] == "boot_id" and reboot["boot_id"] != before
+    assert 0 < reboot["elapsed"] < 400
+    assert result_of(run, "after")["hostname"] == "qga-testvm"  # the same connection works after the reboot
+    assert boot_id(channel) == reboot["boot_id"]
+    assert test_vm.agent_ping()

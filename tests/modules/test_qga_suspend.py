@@ -1,0 +1,103 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""vmguest.qga.qga_suspend against real agents.
+
+The host agent blocks every suspend command (the disabled-command error). The test VM offers S3
+and S4 (its ACPI says "supports S0 S3 S4 S5" and /sys/power/state lists mem and disk), but the
+guest has no systemd, no pm-utils and no swap: hybrid is refused by the agent (the clear-error
+path), suspend to RAM really suspends it (QMP shows "suspended"; system_wakeup brings it back).
+Hibernation (disk) is never tried: without swap the kernel would go through a whole snapshot first.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import typing as t
+
+from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from hostagent import HostAgent
+from testvm import _qmp_command
+
+
+def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
+    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
+
+
+def play(*tasks: str) -> str:
+    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
+
+
+def task(name: str, body: str, extra: str = "") -> str:
+    return "    - name: %s\n      vmguest.qga.qga_suspend:\n%s%s" % (
+        name, "".join("        %s\n" % line for line in body.strip().splitlines()), extra)
+
+
+IGNORE = "      ignore_errors: true\n"
+
+
+def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", run.task(name)["result"])
+
+
+def vm_status(test_vm: t.Any) -> str:
+    return str(_qmp_command(test_vm.qmp_socket, "query-status")["status"])
+
+
+def test_suspend_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
+    run = run_playbook(play(
+        task("ram", "mode: ram", IGNORE),
+        task("check disk", "mode: disk", "      check_mode: true\n" + IGNORE),
+        task("bad mode", "mode: s3", IGNORE),
+    ), {"h": qga_host(host_agent.channel)})
+    msg = result_of(run, "ram")["msg"]
+    assert "Command guest-suspend-ram has been disabled" in msg and "--allow-rpcs" in msg
+    assert "Command guest-suspend-disk has been disabled" in result_of(run, "check disk")["msg"]
+    assert "value of mode must be one of: disk, ram, hybrid" in result_of(run, "bad mode")["msg"]
+
+
+def test_ansible_doc_shows_the_module() -> None:
+    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_suspend"], env=ansible_env(),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "hybrid" in proc.stdout and "dompmwakeup" in proc.stdout
+
+
+def test_check_mode_and_a_mode_the_guest_cannot_do(test_vm: t.Any) -> None:
+    channel = "unix:%s" % test_vm.agent_socket
+    run = run_playbook(play(
+        task("check ram", "mode: ram", "      check_mode: true\n"),
+        task("check disk", "mode: disk", "      check_mode: true\n"),
+        task("hybrid", "mode: hybrid", IGNORE),
+    ), {"vm": qga_host(channel)})
+    for name, command in (("check ram", "guest-suspend-ram"), ("check disk", "guest-suspend-disk")):
+        result = result_of(run, name)
+        assert result["changed"] is True and result["command"] == command
+        assert result["msg"].startswith("check mode: the guest would be suspended")
+    assert run.task("hybrid")["status"] == "failed"
+    msg = result_of(run, "hybrid")["msg"]
+    assert "the guest cannot suspend (hybrid)" in msg
+    assert "the requested suspend mode is not supported by the guest" in msg
+    assert "Hint: hybrid suspend needs" in msg
+    assert vm_status(test_vm) == "running" and test_vm.agent_ping()
+
+
+def test_suspend_to_ram_and_wake_up(test_vm: t.Any) -> None:
+    channel = "unix:%s" % test_vm.agent_socket
+    try:
+        run = run_playbook(play(task("ram", "mode: ram")), {"vm": qga_host(channel)})
+        assert run.rc == 0, run.output
+        result = result_of(run, "ram")
+        assert result["changed"] is True and "virsh dompmwakeup" in result["msg"]
+        deadline = time.monotonic() + 60
+        while vm_status(test_vm) != "suspended" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert vm_status(test_vm) == "suspended"
+    finally:
+        if vm_status(test_vm) == "suspended":
+            _qmp_command(test_vm.qmp_socket, "system_wakeup")
+    deadline = time.monotonic() + 60
+    while not test_vm.agent_ping() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert vm_status(test_vm) == "running" and test_vm.agent_ping()

@@ -1,0 +1,156 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""vmguest.qga.qga_time against real agents: the host agent (guest-set-time blocked) and the test VM."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import typing as t
+
+import pytest
+from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from hostagent import HostAgent
+
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+
+NS = 1_000_000_000
+
+
+def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
+    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
+
+
+def play(*tasks: str) -> str:
+    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
+
+
+def task(name: str, body: str, extra: str = "") -> str:
+    return "    - name: %s\n      vmguest.qga.qga_time:\n%s%s" % (
+        name, "".join("        %s\n" % line for line in body.strip().splitlines()), extra)
+
+
+IGNORE = "      ignore_errors: true\n"
+
+
+def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", run.task(name)["result"])
+
+
+def drift(channel: str) -> float:
+    with QgaClient(channel, timeout=60) as client:
+        before = time.time_ns()
+        guest = int(client.execute("guest-get-time"))
+        return (guest - (before + time.time_ns()) // 2) / NS
+
+
+def set_guest_time(channel: str, ns: int) -> None:
+    with QgaClient(channel, timeout=60) as client:
+        client.execute("guest-set-time", {"time": ns})
+
+
+@pytest.fixture
+def vm(test_vm: t.Any) -> t.Iterator[str]:
+    """The VM's channel; its clock set from the controller's afterwards."""
+    channel = "unix:%s" % test_vm.agent_socket
+    try:
+        yield channel
+    finally:
+        set_guest_time(channel, time.time_ns())
+
+
+# -- host agent ----------------------------------------------------------------------------
+
+
+def test_host_clock_is_in_sync_and_setting_it_is_disabled(host_agent: HostAgent) -> None:
+    run = run_playbook(play(
+        task("synced", "state: synced"),
+        task("default is synced", "tolerance: 2"),
+        task("no tolerance", "tolerance: 0", IGNORE),
+        task("check future", "time: '2031-06-01T00:00:00Z'", "      check_mode: true\n"),
+    ), {"h": qga_host(host_agent.channel)}, args=["--diff"])
+    synced = result_of(run, "synced")
+    assert synced["changed"] is False, run.output
+    assert abs(synced["drift_before"]) < 0.5 and synced["drift_after"] == synced["drift_before"]
+    assert synced["diff"]["before"] == synced["diff"]["after"]
+    assert result_of(run, "default is synced")["changed"] is False
+    msg = result_of(run, "no tolerance")["msg"]
+    assert "Command guest-set-time has been disabled" in msg and "--allow-rpcs" in msg
+    future = result_of(run, "check future")
+    assert future["changed"] is True and future["target_time"].startswith("2031-06-01T00:00:0")
+    assert future["drift_before"] < -100_000_000
+    assert future["diff"]["after"]["guest_time"].startswith("2031-06-01T00:00:0")
+    assert abs(drift(host_agent.channel)) < 0.5
+
+
+def test_bad_time_is_a_clear_error(host_agent: HostAgent) -> None:
+    run = run_playbook(play(
+        task("garbage", "time: yesterday noon", IGNORE),
+        task("too late", "time: '2070-01-01T00:00:00Z'", IGNORE),
+        task("too early", "time: -5", IGNORE),
+        task("float", "time: 1.5", IGNORE),
+        task("both", "state: synced\ntime: 0", IGNORE),
+        task("negative tolerance", "tolerance: -1", IGNORE),
+    ), {"h": qga_host(host_agent.channel)})
+    assert "time 'yesterday noon' is neither ISO 8601" in result_of(run, "garbage")["msg"]
+    assert "outside what the guest agent can set (1970-01-01 up to the end of 2069 UTC)" in \
+        result_of(run, "too late")["msg"]
+    assert "outside what the guest agent can set" in result_of(run, "too early")["msg"]
+    assert "must be an integer" in result_of(run, "float")["msg"]
+    assert "mutually exclusive" in result_of(run, "both")["msg"]
+    assert "tolerance must not be negative" in result_of(run, "negative tolerance")["msg"]
+
+
+def test_ansible_doc_shows_the_module() -> None:
+    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_time"], env=ansible_env(),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "tolerance" in proc.stdout and "drift_before" in proc.stdout
+
+
+# -- the test VM ----------------------------------------------------------------------------
+
+
+def test_sync_a_drifted_guest_clock_idempotent(vm: str) -> None:
+    set_guest_time(vm, time.time_ns() - 3600 * NS)  # an hour behind
+    assert drift(vm) < -3590
+    run = run_playbook(play(
+        task("check", "state: synced", "      check_mode: true\n"),
+        task("sync", "state: synced"),
+        task("sync again", "state: synced"),
+    ), {"vm": qga_host(vm)}, args=["--diff"])
+    assert run.rc == 0, run.output
+    check = result_of(run, "check")
+    assert check["changed"] is True and check["drift_before"] < -3590
+    sync = result_of(run, "sync")
+    assert sync["changed"] is True and sync["drift_before"] < -3590
+    assert abs(sync["drift_after"]) < 0.5
+    assert sync["diff"]["before"]["drift_seconds"] < -3590 and abs(sync["diff"]["after"]["drift_seconds"]) < 0.5
+    again = result_of(run, "sync again")
+    assert again["changed"] is False and abs(again["drift_before"]) < 1.0
+    assert abs(drift(vm)) < 1.0
+
+
+def test_check_mode_sets_nothing(vm: str) -> None:
+    set_guest_time(vm, time.time_ns() - 600 * NS)
+    run = run_playbook(play(task("sync", "state: synced")), {"vm": qga_host(vm)}, args=["--check"])
+    assert run.rc == 0, run.output
+    assert result_of(run, "sync")["changed"] is True
+    assert drift(vm) < -590
+
+
+def test_set_a_given_time_iso_and_ns_through_the_channel_option(vm: str) -> None:
+    options = 'channel: "%s"\n' % vm
+    run = run_playbook(play(
+        task("iso", options + "time: '2031-06-01T12:00:00+02:00'"),
+        task("ns", options + "time: %d\ntolerance: 5" % (1_900_000_000 * NS)),
+    ), {"localhost": {"ansible_connection": "local"}}, args=["--diff"])
+    assert run.rc == 0, run.output
+    iso = result_of(run, "iso")
+    assert iso["changed"] is True and iso["target_time"].startswith("2031-06-01T10:00:0")
+    assert abs(iso["drift_after"]) < 0.5
+    assert iso["guest_time_after"].startswith("2031-06-01T10:00:0")
+    ns = result_of(run, "ns")
+    assert ns["changed"] is True and ns["target_time"].startswith("2030-03-17T17:46:4")
+    assert abs(drift(vm) - (1_900_000_000 - time.time())) < 30
