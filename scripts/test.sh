@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run every check of vmguest.qga: schema freshness, ruff, mypy, and pytest (unit tests,
-# the real host agent, the real TCG test VM and the same VM under libvirtd).
+# Run every check of vmguest.qga: schema freshness, ruff, mypy, changelog lint,
+# ansible-test sanity and units, then pytest (unit tests, the real host agent, the real
+# TCG test VM and the same VM under libvirtd: client, connection and modules).
 # Exits non-zero when anything fails. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +19,11 @@ echo "== ruff"
 $PY -m ruff check .
 echo "== mypy"
 $PY -m mypy
+echo "== antsibull-changelog lint"
+(PATH="$PWD/.venv/bin:$PATH" antsibull-changelog lint)
+echo "== ansible-test sanity (offline, --venv)"
+bash scripts/sanity.sh
+echo "== ansible-test units"
+bash scripts/sanity.sh units
 echo "== pytest"
 $PY -m pytest "$@"
