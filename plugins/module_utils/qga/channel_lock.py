@@ -34,8 +34,13 @@ def channel_identity(channel: str, domain: str | None) -> tuple[str, str | None]
     (The connection plugin passes the inventory name as the domain whatever the channel, while
     a module's own channel option usually has none: both must meet on the same lock.)
     """
+    path = None
     if channel.startswith("unix:"):
-        channel = channel[len("unix:"):]
+        path = channel[len("unix:"):]
+    elif ":" not in channel or channel.startswith(("/", ".")):
+        path = channel
+    if path is not None:
+        channel = os.path.realpath(path)
     return channel, domain if channel.startswith("libvirt:") else None
 
 

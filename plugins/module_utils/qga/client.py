@@ -297,7 +297,8 @@ class QgaClient:
             except QgaTimeoutError:
                 raise QgaTimeoutError(
                     "the agent did not answer guest-sync-delimited within %.1f s (is qemu-guest-agent running "
-                    "in the guest?)" % timeout,
+                    "in the guest? does another program hold this channel? QEMU serves one client at a time)"
+                    % timeout,
                     channel=self.channel,
                     command="guest-sync-delimited",
                 ) from None
