@@ -14,7 +14,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaExecError
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaExecTimeout
 from ansible_collections.vmguest.qga.plugins.modules.qga_exec import (
     ARGUMENT_SPEC,
     MUTUALLY_EXCLUSIVE,
@@ -166,9 +166,7 @@ class ActionModule(QgaActionBase):
             try:
                 outcome = guest_exec.run(client, argv, stdin=stdin, env=env, clean_env=True, timeout=timeout,
                                          allow_truncation=True)
-            except QgaExecError as exc:
-                if timeout is None or "still running" not in str(exc):
-                    raise
+            except QgaExecTimeout:
                 ended = datetime.datetime.now()
                 result.update(failed=True, changed=True, timed_out=True, rc=-9, signal=9,
                               stdout="", stderr="", stdout_lines=[], stderr_lines=[], stdout_b64="", stderr_b64="",
@@ -204,7 +202,7 @@ class ActionModule(QgaActionBase):
         timed_out = False
         try:
             status = guest_exec.wait(client, pid, timeout=timeout, kill_on_timeout=False)
-        except QgaExecError:
+        except QgaExecTimeout:
             timed_out = True
             _kill_tree(client, pid, windows)
             status = guest_exec.wait(client, pid, timeout=guest_exec.KILL_REAP_TIMEOUT, kill_on_timeout=False)

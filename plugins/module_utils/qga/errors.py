@@ -109,6 +109,10 @@ class QgaExecError(QgaError):
     """A guest-exec run did not complete as asked (timeout, output lost or truncated)."""
 
 
+class QgaExecTimeout(QgaExecError):
+    """A guest process ran past the time allowed (it was killed unless told otherwise)."""
+
+
 class QgaOutputTruncated(QgaExecError):
     """The agent dropped part of a command's output (its capture limit is 16 MiB per stream)."""
 

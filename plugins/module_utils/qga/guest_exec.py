@@ -26,7 +26,15 @@ import time
 import typing as t
 from dataclasses import dataclass
 
-from .errors import QgaCommandError, QgaError, QgaExecError, QgaFileError, QgaOutputTruncated, QgaTimeoutError
+from .errors import (
+    QgaCommandError,
+    QgaError,
+    QgaExecError,
+    QgaExecTimeout,
+    QgaFileError,
+    QgaOutputTruncated,
+    QgaTimeoutError,
+)
 from .files import read_file, write_file
 
 if t.TYPE_CHECKING:
@@ -154,7 +162,7 @@ def _poll_until_exited(
         elapsed = time.monotonic() - started
         if timeout is not None and elapsed >= timeout:
             killed = kill(client, pid) if kill_on_timeout else False
-            raise QgaExecError(
+            raise QgaExecTimeout(
                 "the guest process %d was still running after %.1f s%s"
                 % (pid, timeout, "; it was killed" if killed else " and was left running"),
                 channel=client.channel,
