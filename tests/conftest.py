@@ -83,6 +83,10 @@ class VmPool:
             self.libvirt = vm
         return self.libvirt
 
+    def discard_plain(self) -> None:
+        """Stop the plain VM so the next test that wants one boots a fresh one (after a suspend/resume)."""
+        self._stop_plain()
+
     def _stop_plain(self) -> None:
         vm, self.plain = self.plain, None
         if vm is not None:

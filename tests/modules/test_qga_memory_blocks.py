@@ -19,8 +19,7 @@ from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
-MOVABLE = 3  # a block the test VM's kernel can take offline
-REFUSED = 7  # one it refuses (EINVAL)
+REFUSED = 7  # a block the test VM's kernel refuses to take offline (EINVAL: it holds memory holes)
 
 
 def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
@@ -70,6 +69,18 @@ def vm(test_vm: t.Any) -> t.Iterator[str]:
         yield channel
     finally:
         all_online()
+
+
+@pytest.fixture
+def movable(vm: str) -> int:
+    """A block the kernel takes offline right now (EBUSY moves around as the guest allocates memory)."""
+    with QgaClient(vm, timeout=120) as client:
+        for index in (3, 4, 5, 6, 2, 1):
+            reply = client.execute("guest-set-memory-blocks", {"mem-blks": [{"phys-index": index, "online": False}]})
+            if reply and reply[0].get("response") == "success":
+                client.execute("guest-set-memory-blocks", {"mem-blks": [{"phys-index": index, "online": True}]})
+                return index
+    raise AssertionError("no memory block of the test VM could be taken offline")
 
 
 # -- host agent ------------------------------------------------------------------------------
@@ -125,9 +136,9 @@ def test_ansible_doc_shows_the_module() -> None:
 # -- the test VM ------------------------------------------------------------------------------
 
 
-def test_block_offline_and_online_again_idempotent_with_check_and_diff(vm: str) -> None:
-    off = "blocks:\n  - {phys_index: %d, online: false}" % MOVABLE
-    on = "blocks:\n  - {phys_index: %d, online: true}" % MOVABLE
+def test_block_offline_and_online_again_idempotent_with_check_and_diff(vm: str, movable: int) -> None:
+    off = "blocks:\n  - {phys_index: %d, online: false}" % movable
+    on = "blocks:\n  - {phys_index: %d, online: true}" % movable
     run = run_playbook(play(
         task("check off", off, CHECK),
         task("offline", off),
@@ -141,11 +152,11 @@ def test_block_offline_and_online_again_idempotent_with_check_and_diff(vm: str) 
     assert check["changed"] is True
     assert check["diff"] == {
         "before": {"online": everything, "offline": []},
-        "after": {"online": [i for i in everything if i != MOVABLE], "offline": [MOVABLE]},
+        "after": {"online": [i for i in everything if i != movable], "offline": [movable]},
     }
     result = result_of(run, "offline")
-    assert result["changed"] is True and result["offline_blocks"] == [MOVABLE]
-    assert result["changed_blocks"] == [{"phys-index": MOVABLE, "online": False}]
+    assert result["changed"] is True and result["offline_blocks"] == [movable]
+    assert result["changed_blocks"] == [{"phys-index": movable, "online": False}]
     assert result["online_bytes"] == 7 * 128 * 1024 * 1024 and result["block_size"] == 128 * 1024 * 1024
     assert result["diff"] == check["diff"]
     assert result_of(run, "offline again")["changed"] is False
@@ -163,16 +174,16 @@ def test_check_mode_changes_nothing(vm: str) -> None:
     assert offline(vm) == []
 
 
-def test_online_count_with_pinned_blocks_through_the_channel_option(vm: str) -> None:
-    # Blocks 4-7 pinned online: the one to go offline is the highest free one, block 3.
-    pinned = "\n".join("  - {phys_index: %d, online: true}" % index for index in (4, 5, 6, 7))
+def test_online_count_with_pinned_blocks_through_the_channel_option(vm: str, movable: int) -> None:
+    # Every other block pinned online: the one to go offline must be the movable one.
+    pinned = "\n".join("  - {phys_index: %d, online: true}" % index for index in range(8) if index != movable)
     body = 'channel: "%s"\nonline_count: 7\nblocks:\n%s' % (vm, pinned)
     run = run_playbook(play(task("seven", body), task("seven again", body)),
                        {"localhost": {"ansible_connection": "local"}})
     assert run.rc == 0, run.output
-    assert result_of(run, "seven")["changed_blocks"] == [{"phys-index": MOVABLE, "online": False}]
+    assert result_of(run, "seven")["changed_blocks"] == [{"phys-index": movable, "online": False}]
     assert result_of(run, "seven again")["changed"] is False
-    assert offline(vm) == [MOVABLE]
+    assert offline(vm) == [movable]
 
 
 def test_a_block_the_kernel_refuses_is_a_clear_error(vm: str) -> None:

@@ -83,8 +83,17 @@ def test_check_mode_and_a_mode_the_guest_cannot_do(test_vm: t.Any) -> None:
     assert vm_status(test_vm) == "running" and test_vm.agent_ping()
 
 
-def test_suspend_to_ram_and_wake_up(test_vm: t.Any) -> None:
+def test_suspend_to_ram_and_wake_up(test_vm: t.Any, vm_pool: t.Any) -> None:
     channel = "unix:%s" % test_vm.agent_socket
+    try:
+        _suspend_and_wake(test_vm, channel)
+    finally:
+        # After an S3 resume under TCG the guest's hwclock hangs, and with it guest-set-time
+        # (seen here): later tests get a freshly booted VM.
+        vm_pool.discard_plain()
+
+
+def _suspend_and_wake(test_vm: t.Any, channel: str) -> None:
     try:
         run = run_playbook(play(task("ram", "mode: ram")), {"vm": qga_host(channel)})
         assert run.rc == 0, run.output
