@@ -120,3 +120,36 @@ def run_adhoc(
             check=False,
         )
     return AnsibleRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
+    """Inventory vars of a host reached through vmguest.qga.qga on `channel`."""
+    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
+
+
+def vm_channel(test_vm: t.Any) -> str:
+    """The test VM's agent channel (its unix socket)."""
+    return "unix:%s" % test_vm.agent_socket
+
+
+def play(*tasks: str) -> str:
+    """A play on all hosts, without fact gathering, made of `tasks` (as module_task returns them)."""
+    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
+
+
+def module_task(module: str, name: str, body: str = "", extra: str = "") -> str:
+    """One task calling `module` with `body` (YAML lines of its arguments); `extra`: task keywords."""
+    lines = "".join("        %s\n" % line for line in body.strip().splitlines())
+    return "    - name: %s\n      %s:%s\n%s%s" % (name, module, "" if lines else " {}", lines, extra)
+
+
+def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
+    """The result dict of the task called `name`."""
+    return t.cast("dict[str, t.Any]", run.task(name)["result"])
+
+
+def ok(run: AnsibleRun, name: str) -> dict[str, t.Any]:
+    """The result of the task called `name`, asserting it succeeded."""
+    entry = run.task(name)
+    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output)
+    return t.cast("dict[str, t.Any]", entry["result"])
