@@ -11,33 +11,11 @@ import subprocess
 import typing as t
 import uuid
 
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import _bin, ansible_env, ok, play, qga_host, result_of, run_playbook, vm_channel
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def vm_channel(test_vm: t.Any) -> str:
-    return "unix:%s" % test_vm.agent_socket
-
-
-def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    return t.cast("dict[str, t.Any]", run.task(name)["result"])
-
-
-def ok(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    entry = run.task(name)
-    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output)
-    return t.cast("dict[str, t.Any]", entry["result"])
-
-
-def play(*tasks: str) -> str:
-    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
 
 
 def guest_sh(channel: str, script: str) -> str:

@@ -15,25 +15,8 @@ import time
 import typing as t
 import uuid
 
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import _bin, ansible_env, play, qga_host, result_of, run_playbook, vm_channel
 from hostagent import HostAgent
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def vm_channel(test_vm: t.Any) -> str:
-    return "unix:%s" % test_vm.agent_socket
-
-
-def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    return t.cast("dict[str, t.Any]", run.task(name)["result"])
-
-
-def play(*tasks: str) -> str:
-    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
-
 
 HOST_PLAY = play("""
     - name: argv

@@ -11,22 +11,8 @@ import subprocess
 import typing as t
 import uuid
 
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import _bin, ansible_env, ok, qga_host, run_playbook
 from hostagent import HostAgent
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    return t.cast("dict[str, t.Any]", run.task(name)["result"])
-
-
-def ok(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    entry = run.task(name)
-    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output)
-    return t.cast("dict[str, t.Any]", entry["result"])
 
 
 def sha256(data: bytes) -> str:

@@ -15,7 +15,7 @@ import time
 import typing as t
 
 import pytest
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook, vm_channel
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
@@ -26,25 +26,8 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils.fsfreeze_watchdog impo
 )
 
 
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def vm_channel(test_vm: t.Any) -> str:
-    return "unix:%s" % test_vm.agent_socket
-
-
-def play(*tasks: str) -> str:
-    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
-
-
-def task(name: str, body: str, extra: str = "") -> str:
-    return "    - name: %s\n      vmguest.qga.qga_fsfreeze:\n%s%s" % (
-        name, "".join("        %s\n" % line for line in body.strip().splitlines()), extra)
-
-
-def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    return t.cast("dict[str, t.Any]", run.task(name)["result"])
+def task(name: str, body: str = "", extra: str = "") -> str:
+    return module_task("vmguest.qga.qga_fsfreeze", name, body, extra)
 
 
 def agent(channel: str, command: str, arguments: dict[str, t.Any] | None = None) -> t.Any:

@@ -8,30 +8,18 @@ from __future__ import annotations
 import subprocess
 import typing as t
 
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
-DATA = "/run/data"
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def play(*tasks: str) -> str:
-    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
-
 
 def task(name: str, body: str = "", extra: str = "") -> str:
-    lines = "".join("        %s\n" % line for line in body.strip().splitlines())
-    return "    - name: %s\n      vmguest.qga.qga_fstrim:%s\n%s%s" % (name, "" if lines else " {}", lines, extra)
+    return module_task("vmguest.qga.qga_fstrim", name, body, extra)
 
 
-def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    return t.cast("dict[str, t.Any]", run.task(name)["result"])
+DATA = "/run/data"
 
 
 def test_fstrim_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:

@@ -9,7 +9,7 @@ import os
 import subprocess
 import typing as t
 
-from ansible_run import _bin, ansible_env, run_adhoc, run_playbook
+from ansible_run import _bin, ansible_env, qga_host, run_adhoc, run_playbook
 from hostagent import HostAgent
 
 PLAY = """
@@ -21,10 +21,6 @@ PLAY = """
         gather_subset: "{{ subset }}"
       register: info
 """
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
 
 
 def test_all_subsets_from_the_host_agent_list_blocked_ones_as_unsupported(host_agent: HostAgent) -> None:

@@ -14,33 +14,21 @@ import subprocess
 import typing as t
 
 import pytest
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
+
+def task(name: str, body: str = "", extra: str = "") -> str:
+    return module_task("vmguest.qga.qga_memory_blocks", name, body, extra)
+
+
 REFUSED = 7  # a block the test VM's kernel refuses to take offline (EINVAL: it holds memory holes)
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def play(*tasks: str) -> str:
-    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
-
-
-def task(name: str, body: str, extra: str = "") -> str:
-    return "    - name: %s\n      vmguest.qga.qga_memory_blocks:\n%s%s" % (
-        name, "".join("        %s\n" % line for line in body.strip().splitlines()), extra)
 
 
 IGNORE = "      ignore_errors: true\n"
 CHECK = "      check_mode: true\n"
-
-
-def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    return t.cast("dict[str, t.Any]", run.task(name)["result"])
 
 
 def blocks(channel: str) -> dict[int, bool]:

@@ -12,7 +12,7 @@ import subprocess
 import typing as t
 
 import pytest
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import AnsibleRun, _bin, ansible_env, ok, qga_host, run_playbook
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
@@ -20,16 +20,6 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaC
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.ssh_keys import InvalidKeyError, parse_key
 
 AUTHORIZED_KEYS = "/home/alice/.ssh/authorized_keys"
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def ok(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    entry = run.task(name)
-    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output)
-    return t.cast("dict[str, t.Any]", entry["result"])
 
 
 def failed(run: AnsibleRun, name: str) -> str:

@@ -14,7 +14,7 @@ import secrets
 import subprocess
 import typing as t
 
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import AnsibleRun, _bin, ansible_env, ok, qga_host, run_playbook
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files
@@ -33,16 +33,6 @@ PASSWORD_PLAY = """
         update_password: "{{ update | default('on_change') }}"
       ignore_errors: true
 """
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def ok(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    entry = run.task(name)
-    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output)
-    return t.cast("dict[str, t.Any]", entry["result"])
 
 
 def failed(run: AnsibleRun, name: str) -> str:

@@ -9,31 +9,18 @@ import subprocess
 import typing as t
 
 import pytest
-from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook
+from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
 
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    return {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": channel, **extra}
-
-
-def play(*tasks: str) -> str:
-    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
-
-
-def task(name: str, body: str, extra: str = "") -> str:
-    return "    - name: %s\n      vmguest.qga.qga_vcpus:\n%s%s" % (
-        name, "".join("        %s\n" % line for line in body.strip().splitlines()), extra)
+def task(name: str, body: str = "", extra: str = "") -> str:
+    return module_task("vmguest.qga.qga_vcpus", name, body, extra)
 
 
 IGNORE = "      ignore_errors: true\n"
 CHECK = "      check_mode: true\n"
-
-
-def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    return t.cast("dict[str, t.Any]", run.task(name)["result"])
 
 
 def vcpus(channel: str) -> dict[int, dict[str, t.Any]]:
