@@ -14,7 +14,7 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaCommandError
 from ansible_collections.vmguest.qga.plugins.modules.qga_memory_blocks import ARGUMENT_SPEC, REQUIRED_ONE_OF
-from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase
+from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase, online_summary
 
 RESPONSE_HINTS = {
     "not-found": "the guest has no such block",
@@ -84,16 +84,6 @@ def plan(
     return changes
 
 
-def summary(blocks: list[dict[str, t.Any]], changes: dict[int, bool] | None = None) -> dict[str, list[int]]:
-    """{"online": [...], "offline": [...]}, optionally with `changes` applied."""
-    state = {int(block["phys-index"]): bool(block["online"]) for block in blocks}
-    state.update(changes or {})
-    return {
-        "online": sorted(index for index, up in state.items() if up),
-        "offline": sorted(index for index, up in state.items() if not up),
-    }
-
-
 class ActionModule(QgaActionBase):
     """Bring memory blocks online or offline as asked."""
 
@@ -108,17 +98,17 @@ class ActionModule(QgaActionBase):
         except ValueError as exc:
             raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
         block_size = self._block_size(client)
-        after = summary(blocks, changes)
+        after = online_summary(blocks, "phys-index", changes)
         result["changed_blocks"] = [{"phys-index": index, "online": online} for index, online in changes.items()]
         if self.diff_mode:
-            result["diff"] = {"before": summary(blocks), "after": after}
+            result["diff"] = {"before": online_summary(blocks, "phys-index"), "after": after}
         if changes:
             result["changed"] = True
             if not self.check_mode:
                 client.require("guest-set-memory-blocks")
                 failures = self._apply(client, changes)
                 blocks = client.execute("guest-get-memory-blocks")
-                after = summary(blocks)
+                after = online_summary(blocks, "phys-index")
                 if failures:
                     self._fill(result, blocks, after, block_size)
                     done = len(changes) - len(failures)

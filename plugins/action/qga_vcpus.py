@@ -15,7 +15,7 @@ from ansible_collections.vmguest.qga.plugins.modules.qga_vcpus import (
     MUTUALLY_EXCLUSIVE,
     REQUIRED_ONE_OF,
 )
-from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase
+from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase, online_summary
 
 
 def plan(vcpus: list[dict[str, t.Any]], online: int | None, online_cpus: list[int] | None) -> dict[int, bool]:
@@ -63,16 +63,6 @@ def plan(vcpus: list[dict[str, t.Any]], online: int | None, online_cpus: list[in
     return changes
 
 
-def summary(vcpus: list[dict[str, t.Any]], changes: dict[int, bool] | None = None) -> dict[str, list[int]]:
-    """{"online": [...], "offline": [...]}, optionally with `changes` applied."""
-    state = {int(cpu["logical-id"]): bool(cpu["online"]) for cpu in vcpus}
-    state.update(changes or {})
-    return {
-        "online": sorted(cpu_id for cpu_id, up in state.items() if up),
-        "offline": sorted(cpu_id for cpu_id, up in state.items() if not up),
-    }
-
-
 class ActionModule(QgaActionBase):
     """Bring the set of online vCPUs to what was asked."""
 
@@ -87,8 +77,8 @@ class ActionModule(QgaActionBase):
             changes = plan(vcpus, args.get("online"), args.get("online_cpus"))
         except ValueError as exc:
             raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
-        before = summary(vcpus)
-        after = summary(vcpus, changes)
+        before = online_summary(vcpus, "logical-id")
+        after = online_summary(vcpus, "logical-id", changes)
         result["changed_cpus"] = [{"logical-id": cpu_id, "online": up} for cpu_id, up in changes.items()]
         if self.diff_mode:
             result["diff"] = {"before": before, "after": after}
@@ -98,7 +88,7 @@ class ActionModule(QgaActionBase):
                 client.require("guest-set-vcpus")
                 self._apply(client, changes)
                 vcpus = client.execute("guest-get-vcpus")
-                after = summary(vcpus)
+                after = online_summary(vcpus, "logical-id")
         result["vcpus"] = vcpus
         result["online_cpus"] = after["online"]
         result["offline_cpus"] = after["offline"]

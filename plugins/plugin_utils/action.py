@@ -89,3 +89,14 @@ class QgaActionBase(ActionBase):
         except QgaError as exc:
             raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
         return client, True
+
+
+def online_summary(items: list[dict[str, t.Any]], key: str,
+                   changes: dict[int, bool] | None = None) -> dict[str, list[int]]:
+    """{"online": [...], "offline": [...]} of vCPUs or memory blocks keyed by `key`, `changes` applied."""
+    state = {int(item[key]): bool(item["online"]) for item in items}
+    state.update(changes or {})
+    return {
+        "online": sorted(index for index, up in state.items() if up),
+        "offline": sorted(index for index, up in state.items() if not up),
+    }

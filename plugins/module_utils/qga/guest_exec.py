@@ -33,7 +33,6 @@ from .errors import (
     QgaExecTimeout,
     QgaFileError,
     QgaOutputTruncated,
-    QgaTimeoutError,
 )
 from .files import read_file, write_file
 
@@ -340,5 +339,5 @@ def _remove_spill_dir(client: QgaClient, spill_dir: str) -> None:
     try:
         pid = start(client, ["/bin/rm", "-rf", "--", spill_dir], capture=False, env=default_environment())
         wait(client, pid, timeout=KILL_REAP_TIMEOUT, kill_on_timeout=False)
-    except (QgaError, QgaTimeoutError):
+    except QgaError:
         pass
