@@ -504,6 +504,7 @@ def test_command_stdin(host_agent: HostAgent) -> None:
     assert int(ok(run, "count")["stdout"]) == len(text.encode("utf-8"))
 
 
+@pytest.mark.fault
 def test_nonzero_rc_fails_the_task_with_its_output(host_agent: HostAgent) -> None:
     tasks = """
     - name: command
@@ -525,6 +526,7 @@ def test_nonzero_rc_fails_the_task_with_its_output(host_agent: HostAgent) -> Non
     assert ok(run, "allowed")["rc"] == 4
 
 
+@pytest.mark.fault
 def test_signal_killed_command_reports_the_signal(host_agent: HostAgent) -> None:
     """libvirt_qemu fails with KeyError 'exitcode' here: a killed process has no exit code."""
     tasks = """
@@ -615,6 +617,7 @@ def test_large_stdout_is_intact(host_agent: HostAgent, tmp_path: t.Any) -> None:
     assert (len(command), sha256(command.encode())) == (len(text), sha256(text.encode()))
 
 
+@pytest.mark.fault
 def test_output_over_the_agent_capture_limit_fails_clearly(host_agent: HostAgent) -> None:
     tasks = """
     - name: raw
@@ -635,6 +638,7 @@ def test_output_over_the_agent_capture_limit_fails_clearly(host_agent: HostAgent
 # --------------------------------------------------------------------------------------- timeouts
 
 
+@pytest.mark.fault
 def test_command_timeout_kills_the_guest_process(host_agent: HostAgent, unique_sleep: str) -> None:
     tasks = """
     - name: sleep
@@ -651,6 +655,7 @@ def test_command_timeout_kills_the_guest_process(host_agent: HostAgent, unique_s
     assert not left, "the timed out process still runs: %s" % left
 
 
+@pytest.mark.fault
 def test_task_timeout_keyword_kills_the_guest_process(host_agent: HostAgent, unique_sleep: str) -> None:
     tasks = """
     - name: sleep
@@ -664,6 +669,7 @@ def test_task_timeout_keyword_kills_the_guest_process(host_agent: HostAgent, uni
     assert not left, "the guest process outlived the task timeout: %s" % left
 
 
+@pytest.mark.fault
 def test_connection_works_again_after_a_task_timeout(host_agent: HostAgent, unique_sleep: str) -> None:
     """A timeout interrupts an RPC mid-reply: the next task must resync, not read a stale reply."""
     tasks = """
@@ -764,6 +770,7 @@ def test_remote_user_runs_commands_as_that_user(host_agent: HostAgent, user_dir:
     assert not mode_of(default) & 0o022
 
 
+@pytest.mark.fault
 def test_unknown_remote_user_is_a_clear_error(host_agent: HostAgent) -> None:
     name = "qga-nouser-%s" % uuid.uuid4().hex[:6]
     run = run_playbook(play("    - name: raw\n      raw: id\n"),
@@ -828,6 +835,7 @@ def test_pipelining_off_still_works(host_agent: HostAgent) -> None:
 # ------------------------------------------------------------------------------------------- errors
 
 
+@pytest.mark.fault
 def test_missing_channel_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VMGUEST_QGA_CHANNEL", raising=False)
     run = run_playbook(play("    - name: ping\n      ping:\n"), {"h": {"ansible_connection": CONNECTION}})
@@ -836,6 +844,7 @@ def test_missing_channel_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
     assert "ansible_qga_channel" in text, text
 
 
+@pytest.mark.fault
 def test_socket_that_does_not_exist_is_a_clear_error(tmp_path: t.Any) -> None:
     path = str(tmp_path / "no-such-agent.sock")
     started = time.monotonic()
@@ -845,6 +854,7 @@ def test_socket_that_does_not_exist_is_a_clear_error(tmp_path: t.Any) -> None:
     assert path in text and "No such file" in text, text
 
 
+@pytest.mark.fault
 def test_disabled_guest_exec_names_the_command_and_the_fix() -> None:
     with HostAgent(extra_blocked=["guest-exec"]) as agent:
         run = run_playbook(play("    - name: raw\n      raw: echo hi\n"), {"h": qga_host(agent.channel)})
@@ -855,6 +865,7 @@ def test_disabled_guest_exec_names_the_command_and_the_fix() -> None:
     assert "--block-rpcs" in text and "--allow-rpcs" in text, text
 
 
+@pytest.mark.fault
 def test_copy_with_guest_file_write_disabled_fails_and_leaves_nothing(tmp_path: t.Any) -> None:
     dest = tmp_path / "never.txt"
     tasks = '    - name: copy\n      copy: {content: "blocked\\n", dest: "{{ dest }}"}\n'
@@ -873,6 +884,7 @@ def test_copy_with_guest_file_write_disabled_fails_and_leaves_nothing(tmp_path: 
     ("guest-file-read", '    - name: transfer\n      fetch: {src: "{{ dir }}/present.txt", dest: "{{ dir }}/f/", '
                         "flat: true}\n"),
 ], ids=["copy", "fetch"])
+@pytest.mark.fault
 def test_disabled_file_rpc_says_how_to_enable_it(tmp_path: t.Any, blocked: str, task: str) -> None:
     (tmp_path / "present.txt").write_text("present\n")
     with HostAgent(extra_blocked=[blocked]) as agent:
@@ -884,6 +896,7 @@ def test_disabled_file_rpc_says_how_to_enable_it(tmp_path: t.Any, blocked: str, 
     assert "--block-rpcs" in text and "--allow-rpcs" in text, text
 
 
+@pytest.mark.fault
 def test_copy_missing_local_source(host_agent: HostAgent, tmp_path: t.Any) -> None:
     src = tmp_path / "not-here.txt"
     tasks = '    - name: copy\n      copy: {src: "{{ src }}", dest: "{{ dir }}/out.txt"}\n'
@@ -893,6 +906,7 @@ def test_copy_missing_local_source(host_agent: HostAgent, tmp_path: t.Any) -> No
     assert not (tmp_path / "out.txt").exists()
 
 
+@pytest.mark.fault
 def test_fetch_missing_remote_file(host_agent: HostAgent, tmp_path: t.Any) -> None:
     tasks = '    - name: fetch\n      fetch: {src: "{{ dir }}/absent.bin", dest: "{{ dir }}/local/", flat: true}\n'
     run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))})
@@ -901,6 +915,7 @@ def test_fetch_missing_remote_file(host_agent: HostAgent, tmp_path: t.Any) -> No
     assert not (tmp_path / "local" / "absent.bin").exists()
 
 
+@pytest.mark.fault
 def test_fetch_of_a_file_the_remote_user_cannot_read(host_agent: HostAgent, user_dir: str) -> None:
     user = other_user()
     secret = os.path.join(user_dir, "root-only.txt")
@@ -920,6 +935,7 @@ def test_fetch_of_a_file_the_remote_user_cannot_read(host_agent: HostAgent, user
         shutil.rmtree(local, ignore_errors=True)
 
 
+@pytest.mark.fault
 def test_missing_python_interpreter_hint_while_raw_works(host_agent: HostAgent) -> None:
     tasks = """
     - name: python
@@ -935,6 +951,7 @@ def test_missing_python_interpreter_hint_while_raw_works(host_agent: HostAgent) 
     assert ok(run, "raw")["stdout"] == "raw-still-works\n"
 
 
+@pytest.mark.fault
 def test_missing_python_hint_names_the_interpreter_exactly(host_agent: HostAgent) -> None:
     run = run_playbook(play("    - name: python\n      command: echo x\n"),
                        {"h": qga_host(host_agent.channel, ansible_python_interpreter="/nonexistent/python3")})
@@ -973,6 +990,7 @@ def test_two_hosts_on_their_own_agents_with_forks(host_agent: HostAgent, fresh_h
         assert (tmp_path / ("%s.txt" % name)).read_text() == name + "\n"
 
 
+@pytest.mark.fault
 def test_two_hosts_on_the_same_channel_are_serialized(host_agent: HostAgent, tmp_path: t.Any) -> None:
     tasks = """
     - name: window
@@ -996,6 +1014,7 @@ def test_two_hosts_on_the_same_channel_are_serialized(host_agent: HostAgent, tmp
 # -------------------------------------------------------------------------------------------- no_log
 
 
+@pytest.mark.fault
 def test_no_log_secrets_stay_out_of_verbose_output(host_agent: HostAgent, tmp_path: t.Any) -> None:
     secret = "qga-secret-%s" % uuid.uuid4().hex
     dest = tmp_path / "secret.txt"

@@ -308,6 +308,7 @@ FORKS_PLAY = """
     pytest.param(False, id="default_domain"),
     pytest.param(True, id="shared_domain"),
 ])
+@pytest.mark.fault
 def test_two_hosts_on_one_channel_with_forks(test_vm: t.Any, shared_domain: bool) -> None:
     tag = unique()
     names = ("vm_a", "vm_b")
@@ -531,6 +532,7 @@ RAW_PLAY = """
 """
 
 
+@pytest.mark.fault
 def test_large_stdout_over_libvirt_is_spilled_and_the_channel_survives(libvirt_vm: t.Any) -> None:
     # 6 MB of stdout is an 8 MB module reply: one guest-exec-status through libvirt cannot carry it
     # (replies are capped near 4 MiB, and past 10 MiB the domain's agent channel breaks).

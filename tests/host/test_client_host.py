@@ -97,11 +97,13 @@ def test_get_devices_is_disabled_on_linux(client: QgaClient) -> None:
         client.execute("guest-get-devices")
 
 
+@pytest.mark.fault
 def test_unknown_user_for_authorized_keys_names_the_user(client: QgaClient) -> None:
     with pytest.raises(QgaCommandError, match="vmguest-qga-no-such-user"):
         client.execute("guest-ssh-get-authorized-keys", READ_ONLY_FAILING["guest-ssh-get-authorized-keys"])
 
 
+@pytest.mark.fault
 def test_a_blocked_rpc_says_how_to_enable_it(client: QgaClient) -> None:
     with pytest.raises(QgaCommandDisabled) as raised:
         client.execute("guest-fsfreeze-freeze")
@@ -111,6 +113,7 @@ def test_a_blocked_rpc_says_how_to_enable_it(client: QgaClient) -> None:
     assert client.channel in message
 
 
+@pytest.mark.fault
 def test_require_names_the_disabled_command_without_calling_it(client: QgaClient) -> None:
     with pytest.raises(QgaCommandDisabled, match="guest-set-vcpus"):
         client.require("guest-get-vcpus", "guest-set-vcpus")
@@ -133,12 +136,14 @@ def test_every_stream_transport_reaches_the_real_agent(host_agent: HostAgent, ki
         assert result.stdout == kind.encode() + b"\n"
 
 
+@pytest.mark.fault
 def test_serial_channel_survives_the_stray_sentinel_error_and_reconnects(host_agent: HostAgent) -> None:
     for _i in range(3):
         with QgaClient("serial:" + host_agent.serial_path, timeout=10) as qga:
             assert qga.execute("guest-sync", {"id": 7}) == 7
 
 
+@pytest.mark.fault
 def test_stale_replies_left_by_a_previous_client_are_skipped(host_agent: HostAgent) -> None:
     # A serial line (like a VM's virtio port) outlives its clients: whatever an earlier
     # client left unread is still queued for the next one.
@@ -155,6 +160,7 @@ def test_stale_replies_left_by_a_previous_client_are_skipped(host_agent: HostAge
         assert "version" in qga.execute("guest-info")
 
 
+@pytest.mark.fault
 def test_a_client_closing_with_unread_replies_does_not_take_the_agent_down(fresh_host_agent: HostAgent) -> None:
     qga = QgaClient(fresh_host_agent.channel).connect()
     qga._transport.send(b'{"execute": "guest-get-osinfo"}\n' * 3, 5)  # replies never read by the client
@@ -165,16 +171,19 @@ def test_a_client_closing_with_unread_replies_does_not_take_the_agent_down(fresh
         assert again.execute("guest-sync", {"id": 3}) == 3
 
 
+@pytest.mark.fault
 def test_missing_socket_error_says_what_to_check(tmp_path: os.PathLike[str]) -> None:
     with pytest.raises(QgaChannelError, match="no such socket.*org.qemu.guest_agent.0"):
         QgaClient("unix:%s/none.sock" % tmp_path, connect_timeout=2).connect()
 
 
+@pytest.mark.fault
 def test_exec_channel_that_fails_reports_its_exit_and_stderr() -> None:
     with pytest.raises(QgaChannelError, match="exited with status 1.*No such file"):
         QgaClient("exec:socat - UNIX-CONNECT:/nonexistent/qga.sock", connect_timeout=5).connect()
 
 
+@pytest.mark.fault
 def test_the_agent_killed_mid_command_is_a_channel_error_and_a_restart_recovers(
     fresh_host_agent: HostAgent,
 ) -> None:
@@ -214,6 +223,7 @@ def _hold_channel(channel: str, seconds: float) -> subprocess.Popen[str]:
     return proc
 
 
+@pytest.mark.fault
 def test_a_second_process_on_the_channel_waits_for_the_lock(fresh_host_agent: HostAgent) -> None:
     holder = _hold_channel(fresh_host_agent.channel, 1.0)
     started = time.monotonic()
@@ -224,6 +234,7 @@ def test_a_second_process_on_the_channel_waits_for_the_lock(fresh_host_agent: Ho
     assert waited > 0.5  # it queued behind the holder instead of interleaving
 
 
+@pytest.mark.fault
 def test_lock_wait_is_bounded_with_a_clear_error(fresh_host_agent: HostAgent) -> None:
     holder = _hold_channel(fresh_host_agent.channel, 5.0)
     try:
@@ -263,6 +274,7 @@ def test_exec_reports_a_signal_death_as_negative_rc(client: QgaClient) -> None:
     assert result.exitcode is None and result.signal == 15 and result.rc == -15
 
 
+@pytest.mark.fault
 def test_exec_past_its_timeout_kills_the_whole_process_tree(client: QgaClient, tmp_path: os.PathLike) -> None:
     sleeper = os.path.join(tmp_path, "vmguest-qga-sleeper-%d" % os.getpid())
     shutil.copy("/bin/sleep", sleeper)
@@ -271,11 +283,13 @@ def test_exec_past_its_timeout_kills_the_whole_process_tree(client: QgaClient, t
     assert subprocess.run(["pgrep", "-f", sleeper], check=False).returncode == 1
 
 
+@pytest.mark.fault
 def test_exec_of_a_missing_program_names_it(client: QgaClient) -> None:
     with pytest.raises(QgaCommandError, match="/no/such/program"):
         guest_exec.run(client, ["/no/such/program"])
 
 
+@pytest.mark.fault
 def test_exec_output_over_the_capture_limit_is_an_error_not_a_short_output(client: QgaClient) -> None:
     with pytest.raises(QgaOutputTruncated, match="stdout truncated"):
         guest_exec.run(client, ["/bin/sh", "-c", "head -c 17000000 /dev/zero"])
@@ -319,16 +333,19 @@ def test_file_round_trip_is_exact_with_matching_sha256(
         assert handle.read() == payload
 
 
+@pytest.mark.fault
 def test_reading_a_missing_file_names_it(client: QgaClient) -> None:
     with pytest.raises(QgaFileError, match="cannot open for reading /no/such/file: .*No such file"):
         files.read_file(client, "/no/such/file", io.BytesIO())
 
 
+@pytest.mark.fault
 def test_writing_into_a_missing_directory_names_it(client: QgaClient) -> None:
     with pytest.raises(QgaFileError, match="cannot open for writing /no/such/dir/x"):
         files.write_bytes(client, "/no/such/dir/x", b"data")
 
 
+@pytest.mark.fault
 def test_read_bytes_refuses_a_file_larger_than_asked(client: QgaClient, tmp_path: os.PathLike) -> None:
     path = os.path.join(tmp_path, "big")
     with open(path, "wb") as handle:
@@ -347,6 +364,7 @@ def test_seek_moves_the_read_position(client: QgaClient, tmp_path: os.PathLike) 
         assert guest_file.read(10) == (b"789", True)
 
 
+@pytest.mark.fault
 def test_transfer_handles_are_closed_after_a_failure(
     client: QgaClient, host_agent: HostAgent, tmp_path: os.PathLike
 ) -> None:

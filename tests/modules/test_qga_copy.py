@@ -11,6 +11,7 @@ import subprocess
 import typing as t
 import uuid
 
+import pytest
 from ansible_run import _bin, ansible_env, ok, play, qga_host, result_of, run_playbook, vm_channel
 from hostagent import HostAgent
 
@@ -191,6 +192,7 @@ BAD_PLAY = play("""
 """)
 
 
+@pytest.mark.fault
 def test_bad_dest_is_a_clear_error_and_leaves_nothing(host_agent: HostAgent) -> None:
     run = run_playbook(BAD_PLAY, {"h": qga_host(host_agent.channel)})
     assert ("the destination directory /nonexistent-qga-copy-dir/sub does not exist in the guest"

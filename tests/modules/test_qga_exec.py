@@ -15,6 +15,7 @@ import time
 import typing as t
 import uuid
 
+import pytest
 from ansible_run import _bin, ansible_env, play, qga_host, result_of, run_playbook, vm_channel
 from hostagent import HostAgent
 
@@ -148,6 +149,7 @@ def test_timeout_kills_the_process_group_and_keeps_output(host_agent: HostAgent)
     assert not left, left
 
 
+@pytest.mark.fault
 def test_bad_input_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play("""
     - name: unknown user

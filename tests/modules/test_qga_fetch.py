@@ -11,6 +11,7 @@ import subprocess
 import typing as t
 import uuid
 
+import pytest
 from ansible_run import _bin, ansible_env, ok, qga_host, run_playbook
 from hostagent import HostAgent
 
@@ -81,6 +82,7 @@ def test_non_flat_dest_is_per_host(host_agent: HostAgent, tmp_path: t.Any) -> No
         assert handle.read() == "ID=test\n"
 
 
+@pytest.mark.fault
 def test_missing_and_directory_sources(host_agent: HostAgent, tmp_path: t.Any) -> None:
     host = qga_host(host_agent.channel, src="/nonexistent-qga-fetch", dest=str(tmp_path / "x"), flat=True)
     run = run_playbook(FETCH_PLAY, {"h": host})

@@ -80,6 +80,7 @@ def test_status_and_thawed_on_the_host_agent_change_nothing(host_agent: HostAgen
     assert thawed["changed"] is False and thawed["status"] == "thawed"
 
 
+@pytest.mark.fault
 def test_freeze_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(task("freeze", "state: frozen")), {"h": qga_host(host_agent.channel)})
     assert run.rc != 0
@@ -90,6 +91,7 @@ def test_freeze_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgen
     assert not FreezeState(host_agent.channel).read()
 
 
+@pytest.mark.fault
 def test_bad_input_is_refused(host_agent: HostAgent) -> None:
     run = run_playbook(play(
         task("mountpoints with thawed", "state: thawed\nmountpoints: [/]", "      ignore_errors: true\n"),
@@ -168,6 +170,7 @@ def test_check_mode_freeze_changes_nothing_in_the_guest(vm: str) -> None:
     assert not FreezeState(vm).read()
 
 
+@pytest.mark.fault
 def test_watchdog_thaws_when_the_play_forgets(vm: str) -> None:
     run = run_playbook(play(task("freeze", "state: frozen\nauto_thaw: 4")), {"vm": qga_host(vm)})
     assert run.rc == 0, run.output
@@ -222,6 +225,7 @@ def test_later_freeze_cancels_the_watchdog_of_an_earlier_one(vm: str) -> None:
     assert not alive(second_pid)
 
 
+@pytest.mark.fault
 def test_frozen_guest_without_a_watchdog_gets_one(vm: str) -> None:
     agent(vm, "guest-fsfreeze-freeze")  # frozen by someone else: no state, no watchdog
     run = run_playbook(play(task("freeze", "state: frozen\nauto_thaw: 300")), {"vm": qga_host(vm)})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import typing as t
 
+import pytest
 from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
 from hostagent import HostAgent
 
@@ -22,6 +23,7 @@ def task(name: str, body: str = "", extra: str = "") -> str:
 DATA = "/run/data"
 
 
+@pytest.mark.fault
 def test_fstrim_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(
         task("trim", extra="      ignore_errors: true\n"),

@@ -9,6 +9,7 @@ import os
 import subprocess
 import typing as t
 
+import pytest
 from ansible_run import _bin, ansible_env, qga_host, run_adhoc, run_playbook
 from hostagent import HostAgent
 
@@ -49,6 +50,7 @@ def test_subset_selection_and_exclusion(host_agent: HostAgent) -> None:
     assert "osinfo" in result and "vcpus" in result
 
 
+@pytest.mark.fault
 def test_unknown_subset_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(PLAY, {"h": qga_host(host_agent.channel, subset=["osinfo", "cpu"])})
     assert run.rc != 0
@@ -101,6 +103,7 @@ def test_ad_hoc_over_the_connection(host_agent: HostAgent) -> None:
     assert "SUCCESS" in run.stdout
 
 
+@pytest.mark.fault
 def test_frozen_vm_reports_frozen_and_lists_what_is_disabled(test_vm: t.Any, vm_client: t.Any) -> None:
     vm_client.execute("guest-fsfreeze-freeze", timeout=120)
     try:

@@ -96,6 +96,7 @@ def test_host_agent_read_only_paths_and_the_disabled_set(host_agent: HostAgent) 
     assert blocks(host_agent.channel) == state
 
 
+@pytest.mark.fault
 def test_bad_input_is_a_clear_error(host_agent: HostAgent) -> None:
     count = len(blocks(host_agent.channel))
     run = run_playbook(play(
@@ -174,6 +175,7 @@ def test_online_count_with_pinned_blocks_through_the_channel_option(vm: str, mov
     assert offline(vm) == [movable]
 
 
+@pytest.mark.fault
 def test_a_block_the_kernel_refuses_is_a_clear_error(vm: str) -> None:
     run = run_playbook(play(task("refused", "blocks:\n  - {phys_index: %d, online: false}" % REFUSED, IGNORE)),
                        {"vm": qga_host(vm)})

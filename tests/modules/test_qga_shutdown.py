@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import typing as t
 
+import pytest
 from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
 from hostagent import HostAgent
 
@@ -30,6 +31,7 @@ def boot_id(channel: str) -> str:
         return files.read_bytes(client, BOOT_ID, max_bytes=4096).decode().strip()
 
 
+@pytest.mark.fault
 def test_shutdown_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(
         task("powerdown", "mode: powerdown", "      ignore_errors: true\n"),

@@ -126,6 +126,7 @@ def test_present_absent_exclusive_for_alice(test_vm: t.Any) -> None:
     assert ok(keys_run(channel, [], state="exclusive"), "keys")["changed"] is False
 
 
+@pytest.mark.fault
 def test_bad_keys_and_unknown_user_in_the_vm(test_vm: t.Any) -> None:
     channel = "unix:%s" % test_vm.agent_socket
     before = guest_keys_file(channel)
@@ -139,6 +140,7 @@ def test_bad_keys_and_unknown_user_in_the_vm(test_vm: t.Any) -> None:
     assert "the guest has no user 'no-such-user-qga'" in unknown
 
 
+@pytest.mark.fault
 def test_errors_that_change_nothing_on_the_host_agent(host_agent: HostAgent) -> None:
     hosts = {"h": qga_host(host_agent.channel, keys=["bogus"], user="no-such-user-qga")}
     run = run_playbook(KEYS_PLAY, hosts)

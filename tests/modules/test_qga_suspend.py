@@ -16,6 +16,7 @@ import subprocess
 import time
 import typing as t
 
+import pytest
 from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
 from hostagent import HostAgent
 from testvm import _qmp_command
@@ -32,6 +33,7 @@ def vm_status(test_vm: t.Any) -> str:
     return str(_qmp_command(test_vm.qmp_socket, "query-status")["status"])
 
 
+@pytest.mark.fault
 def test_suspend_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(
         task("ram", "mode: ram", IGNORE),

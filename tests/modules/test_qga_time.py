@@ -72,6 +72,7 @@ def test_host_clock_is_in_sync_and_setting_it_is_disabled(host_agent: HostAgent)
     assert abs(drift(host_agent.channel)) < 0.5
 
 
+@pytest.mark.fault
 def test_bad_time_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(
         task("garbage", "time: yesterday noon", IGNORE),

@@ -14,6 +14,7 @@ import secrets
 import subprocess
 import typing as t
 
+import pytest
 from ansible_run import AnsibleRun, _bin, ansible_env, ok, qga_host, run_playbook
 from hostagent import HostAgent
 
@@ -111,6 +112,7 @@ def test_crypted_password_is_compared_as_a_hash(test_vm: t.Any) -> None:
     assert alice_hash(channel) == yescrypt
 
 
+@pytest.mark.fault
 def test_bad_input_in_the_vm(test_vm: t.Any) -> None:
     channel = "unix:%s" % test_vm.agent_socket
     before = alice_hash(channel)
@@ -121,6 +123,7 @@ def test_bad_input_in_the_vm(test_vm: t.Any) -> None:
     assert alice_hash(channel) == before
 
 
+@pytest.mark.fault
 def test_disabled_command_on_the_host_agent_says_how_to_enable_it(host_agent: HostAgent) -> None:
     secret = "Host-%s" % secrets.token_hex(6)
     run = run_playbook(PASSWORD_PLAY, {"h": qga_host(host_agent.channel, secret=secret, user="root")},

@@ -78,6 +78,7 @@ def test_host_agent_read_only_paths_and_the_disabled_set(host_agent: HostAgent) 
     assert online(host_agent.channel) == up
 
 
+@pytest.mark.fault
 def test_bad_input_is_a_clear_error(host_agent: HostAgent) -> None:
     count = len(vcpus(host_agent.channel))
     run = run_playbook(play(

@@ -92,12 +92,14 @@ def test_set_vcpus_takes_cpu1_offline_and_back(vm_client: QgaClient) -> None:
     assert _online(vm_client) == {0: True, 1: True}
 
 
+@pytest.mark.fault
 def test_set_vcpus_rejects_a_malformed_request_before_sending(vm_client: QgaClient) -> None:
     with pytest.raises(QgaArgumentError, match="logical-id"):
         vm_client.execute("guest-set-vcpus", {"vcpus": [{"online": False}]})
     assert _online(vm_client)[1] is True
 
 
+@pytest.mark.fault
 def test_replies_queued_in_the_vm_for_a_departed_client_are_skipped(test_vm: t.Any) -> None:
     # QEMU's chardev keeps the guest side open across host clients: what one client
     # leaves unread is delivered to the next one.
@@ -111,6 +113,7 @@ def test_replies_queued_in_the_vm_for_a_departed_client_are_skipped(test_vm: t.A
         assert qga.execute("guest-get-host-name")["host-name"]
 
 
+@pytest.mark.fault
 def test_exec_timeout_in_the_vm_kills_the_process(vm_client: QgaClient) -> None:
     from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaExecError
 

@@ -56,11 +56,13 @@ def test_file_round_trip_in_libvirt_sized_chunks(libvirt_client: QgaClient) -> N
     guest_exec.run(libvirt_client, ["rm", "-f", path])
 
 
+@pytest.mark.fault
 def test_agent_errors_through_libvirt_are_typed(libvirt_client: QgaClient) -> None:
     with pytest.raises(QgaFileError, match="/no/such/file"):
         files.read_bytes(libvirt_client, "/no/such/file")
 
 
+@pytest.mark.fault
 def test_unknown_domain_is_a_clear_error(libvirt_vm: t.Any) -> None:
     with pytest.raises(QgaChannelError, match="no-such-domain"):
         QgaClient("libvirt:" + libvirt_vm.uri, domain="no-such-domain").connect()

@@ -291,8 +291,8 @@ class QgaClient:
         self._transport.send(SYNC_SENTINEL + request + b"\n", timeout)
         deadline = deadline_after(timeout)
         while True:
-            self._skip_to_sentinel(deadline, timeout)
             try:
+                self._skip_to_sentinel(deadline, timeout)
                 reply = self._next_message(deadline, timeout)
             except QgaTimeoutError:
                 raise QgaTimeoutError(
