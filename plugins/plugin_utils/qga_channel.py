@@ -15,6 +15,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaCommandDisabled,
     QgaError,
     QgaFileError,
+    QgaFrozenError,
     QgaTimeoutError,
     QgaUnsupportedError,
 )
@@ -48,6 +49,9 @@ def client_from_options(get_option: GetOption, host: str, log: t.Callable[[str],
 def to_ansible_error(exc: QgaError, host: str) -> AnsibleError:
     """The Ansible error for a client error, naming the host."""
     message = "%s: %s" % (host, exc)
+    if isinstance(exc, QgaFrozenError):
+        # The guest answers and will again after a thaw: a task failure (rescue, ignore_errors), not unreachable.
+        return AnsibleError(message)
     if isinstance(exc, (QgaChannelError, QgaTimeoutError, QgaCommandDisabled, QgaUnsupportedError)):
         return AnsibleConnectionFailure(message)
     if isinstance(exc, QgaFileError) and "No such file" in str(exc):

@@ -21,6 +21,7 @@ from .errors import (
     QgaChannelError,
     QgaCommandDisabled,
     QgaError,
+    QgaFrozenError,
     QgaProtocolError,
     QgaTimeoutError,
     QgaUnsupportedError,
@@ -43,6 +44,10 @@ DEFAULT_LOCK_TIMEOUT = 120.0
 # Commands that send no reply on success (QAPI 'success-response': false) may still
 # answer with an error right away (disabled, unsupported); wait this long for one.
 NO_REPLY_ERROR_WAIT = 1.0
+# What a frozen agent still runs (qemu-ga's freeze allow-list).
+FROZEN_ALLOWED = frozenset((
+    "guest-ping", "guest-info", "guest-sync", "guest-sync-delimited", "guest-fsfreeze-status", "guest-fsfreeze-thaw",
+))
 
 Log = t.Callable[[str], None]
 
@@ -161,15 +166,18 @@ class QgaClient:
             schema.validate_arguments(command, arguments, channel=self.channel)
         message = self._encode(command, arguments)
         rpc_timeout = self.timeout if timeout is None else timeout
-        with self._mutex:
-            if not self._connected:
-                self.connect()
-            self._debug("-> %s (%d bytes)" % (command, len(message)))
-            if isinstance(self._transport, LibvirtTransport):
-                reply = self._execute_libvirt(command, message, rpc_timeout)
-            else:
-                reply = self._execute_stream(command, message, rpc_timeout)
-        return self._unwrap(command, reply)
+        try:
+            with self._mutex:
+                if not self._connected:
+                    self.connect()
+                self._debug("-> %s (%d bytes)" % (command, len(message)))
+                if isinstance(self._transport, LibvirtTransport):
+                    reply = self._execute_libvirt(command, message, rpc_timeout)
+                else:
+                    reply = self._execute_stream(command, message, rpc_timeout)
+            return self._unwrap(command, reply)
+        except QgaCommandDisabled as exc:
+            raise self._frozen_or(exc) from None
 
     def ping(self, timeout: float | None = None) -> None:
         """guest-ping: succeed when the agent answers."""
@@ -202,9 +210,25 @@ class QgaClient:
                     command=command,
                 )
             if not info.enabled(command):
-                raise QgaCommandDisabled(
+                raise self._frozen_or(QgaCommandDisabled(
                     "CommandNotFound", "Command %s has been disabled" % command, channel=self.channel, command=command
-                )
+                ))
+
+    def _frozen_or(self, disabled: QgaCommandDisabled) -> QgaCommandDisabled:
+        """QgaFrozenError instead of `disabled` when the guest is frozen.
+
+        A frozen agent disables every command but a few, and some agents (Debian's 7.2) say only
+        "has been disabled", as if an operator had blocked it: guest-fsfreeze-status tells which.
+        """
+        if isinstance(disabled, QgaFrozenError) or disabled.command in FROZEN_ALLOWED:
+            return disabled
+        try:
+            frozen = self.execute("guest-fsfreeze-status") == "frozen"
+        except QgaError:
+            frozen = False
+        if not frozen:
+            return disabled
+        return QgaFrozenError(disabled.error_class, disabled.desc, channel=self.channel, command=disabled.command)
 
     # -- internals ---------------------------------------------------------
 

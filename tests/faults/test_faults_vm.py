@@ -1,0 +1,150 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fault injection through real plays against the real test VM.
+
+A frozen guest (tasks fail at once with the reason, nothing is written, the watchdog thaws),
+the VM rebooted between two tasks of one play, garbage and stale replies queued on the VM's
+virtio port, and secrets kept out of -vvvv output, the log file and callback results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import typing as t
+
+import pytest
+from ansible_run import ok, play, qga_host, result_of, run_playbook, vm_channel
+from test_faults_host import PlayInBackground, echo_task, gate_tasks, wait_until
+from testvm import _qmp_command
+
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError
+
+pytestmark = pytest.mark.fault
+
+AUTO_THAW_S = 25
+
+
+def agent(channel: str, command: str, arguments: dict[str, t.Any] | None = None, timeout: float = 60) -> t.Any:
+    with QgaClient(channel, timeout=timeout) as client:
+        return client.execute(command, arguments)
+
+
+def agent_answers(channel: str) -> bool:
+    try:
+        with QgaClient(channel, timeout=3, connect_timeout=3) as client:
+            client.execute("guest-ping")
+            return True
+    except QgaError:
+        return False
+
+
+def guest_file_exists(channel: str, path: str) -> bool:
+    with QgaClient(channel, timeout=60) as client:
+        from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
+
+        return guest_exec.run(client, ["/bin/test", "-e", path]).rc == 0
+
+
+def test_frozen_guest_tasks_fail_at_once_nothing_is_written_and_the_watchdog_thaws(test_vm: t.Any) -> None:
+    channel = vm_channel(test_vm)
+    target = "/run/data/written-while-frozen.txt"
+    try:
+        run = run_playbook(play(
+            "    - name: freeze\n"
+            "      vmguest.qga.qga_fsfreeze: {state: frozen, auto_thaw: %d}\n" % AUTO_THAW_S,
+            "    - name: copy while frozen\n"
+            "      vmguest.qga.qga_copy: {content: 'must not land', dest: %s}\n"
+            "      ignore_errors: true\n" % target,
+            "    - name: command while frozen\n"
+            "      ansible.builtin.command: touch %s\n"
+            "      ignore_errors: true\n" % target,
+            "    - name: status while frozen\n"
+            "      vmguest.qga.qga_fsfreeze: {state: status}\n",
+        ), {"vm": qga_host(channel)})
+        assert run.rc == 0, run.output
+        assert ok(run, "freeze")["changed"] is True
+        for name in ("copy while frozen", "command while frozen"):
+            entry = run.task(name)
+            assert entry["status"] in ("failed", "unreachable"), entry
+            assert "frozen" in json.dumps(entry["result"]), entry
+        assert ok(run, "status while frozen")["status"] == "frozen"
+        # The play is over and left the guest frozen: the controller-side watchdog thaws it.
+        wait_until(lambda: agent(channel, "guest-fsfreeze-status") == "thawed", AUTO_THAW_S + 60, "the watchdog thaw")
+        assert not guest_file_exists(channel, target), "a task wrote into the frozen filesystem"
+    finally:
+        if agent(channel, "guest-fsfreeze-status") != "thawed":
+            agent(channel, "guest-fsfreeze-thaw")
+
+
+def test_vm_rebooted_between_tasks_the_next_task_reaches_the_new_boot(test_vm: t.Any) -> None:
+    channel = vm_channel(test_vm)
+    with tempfile.TemporaryDirectory(prefix="vmguest-qga-fault-") as work:
+        ready, go = os.path.join(work, "ready"), os.path.join(work, "go")
+        background = PlayInBackground(play(
+            "    - name: boot before\n"
+            "      ansible.builtin.command: cat /proc/sys/kernel/random/boot_id\n"
+            "      register: before\n",
+            gate_tasks(ready, go),
+            "    - name: boot after\n"
+            "      ansible.builtin.command: cat /proc/sys/kernel/random/boot_id\n"
+            "      register: after\n",
+            "    - name: a new boot\n"
+            "      ansible.builtin.assert:\n"
+            "        that: before.stdout != after.stdout\n",
+        ), {"vm": qga_host(channel)}, work)
+        wait_until(lambda: os.path.exists(ready), 300, "the play to reach the gate")
+        _qmp_command(test_vm.qmp_socket, "system_reset")
+        time.sleep(2)
+        wait_until(lambda: agent_answers(channel), 300, "the agent after the reboot")
+        open(go, "w").close()
+        rc = background.finish(timeout=600)
+    assert rc == 0, background.output
+    assert "All assertions passed" in background.output, background.output
+
+
+def test_garbage_and_stale_replies_queued_on_the_vm_port_do_not_reach_the_play(test_vm: t.Any) -> None:
+    import socket
+
+    channel = vm_channel(test_vm)
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(str(test_vm.agent_socket))
+        raw.sendall(b"\x00garbage}{\n" + b'{"execute": "guest-get-osinfo"}\n' * 3 + b'{"execute": "guest-info"')
+        time.sleep(1.0)  # the agent has answered into the port; nobody reads the replies
+    run = run_playbook(play(
+        echo_task("after garbage", "clean"),
+        "    - name: hostname after garbage\n"
+        "      vmguest.qga.qga_info: {gather_subset: [hostname]}\n",
+    ), {"vm": qga_host(channel)})
+    assert run.rc == 0, run.output
+    assert ok(run, "after garbage")["stdout"] == "clean"
+    assert ok(run, "hostname after garbage")["hostname"] == agent(channel, "guest-get-host-name")["host-name"]
+
+
+def test_secrets_stay_out_of_vvvv_output_the_log_file_and_callback_results(test_vm: t.Any) -> None:
+    channel = vm_channel(test_vm)
+    secret = "Fault-Secret-%d-Zq" % os.getpid()
+    with tempfile.TemporaryDirectory(prefix="vmguest-qga-fault-") as work:
+        log_path = os.path.join(work, "ansible.log")
+        run = run_playbook(play(
+            "    - name: set alice's password\n"
+            "      vmguest.qga.qga_user_password: {user: alice, password: '{{ secret }}', update_password: always}\n"
+            "      register: changed_password\n",
+            "    - name: show what was registered\n"
+            "      ansible.builtin.debug: {var: changed_password}\n",
+            "    - name: a failing task that carries the secret\n"
+            "      vmguest.qga.qga_user_password: {user: no-such-user-zz, password: '{{ secret }}'}\n"
+            "      ignore_errors: true\n",
+        ), {"vm": qga_host(channel, secret=secret)}, args=["-vvvv"], env={"ANSIBLE_LOG_PATH": log_path})
+        with open(log_path) as handle:
+            log_text = handle.read()
+    assert run.rc == 0, run.output
+    assert ok(run, "set alice's password")["changed"] is True
+    assert "no-such-user-zz" in json.dumps(result_of(run, "a failing task that carries the secret"))
+    assert "set alice's password" in log_text and "no-such-user-zz" in log_text
+    for where, text in (("output", run.output), ("log file", log_text), ("callback results", json.dumps(run.results))):
+        assert secret not in text, "the password appears in the %s" % where
