@@ -209,6 +209,7 @@ class Connection(ConnectionBase):
 
     transport = "vmguest.qga.qga"
     has_pipelining = True
+    _connected: bool  # set by ConnectionBase
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

@@ -300,7 +300,7 @@ def test_exec_output_over_the_capture_limit_is_an_error_not_a_short_output(clien
 def test_exec_on_a_small_reply_transport_spills_output_to_guest_files(host_agent: HostAgent) -> None:
     # The libvirt transport's limits on a direct channel: same code path as libvirt, real agent.
     with QgaClient(host_agent.channel) as qga:
-        qga._transport.limits = LIBVIRT_LIMITS  # type: ignore[misc]
+        qga._transport.limits = LIBVIRT_LIMITS
         assert not qga.limits.exec_capture_fits
         script = (
             'f=$(mktemp); head -c 5000000 /dev/urandom >"$f"; cat "$f"; sha256sum <"$f" >&2; rm "$f"; '
@@ -374,13 +374,13 @@ def test_transfer_handles_are_closed_after_a_failure(
 
     path = os.path.join(tmp_path, "broken")
     with pytest.raises(OSError, match="source broke"):
-        files.write_file(client, path, Exploding())  # type: ignore[arg-type]
+        files.write_file(client, path, Exploding())
     # The agent allows a bounded number of open handles; leaked ones would pile up.
     fd_dir = "/proc/%d/fd" % host_agent.pid
     fds_before = len(os.listdir(fd_dir))
     for _i in range(3):
         with pytest.raises(OSError):
-            files.write_file(client, path, Exploding())  # type: ignore[arg-type]
+            files.write_file(client, path, Exploding())
     assert len(os.listdir(fd_dir)) == fds_before
 
 

@@ -167,7 +167,7 @@ def test_a_timed_out_reply_arriving_late_is_not_taken_for_the_next_one() -> None
     ],
 )
 def test_error_replies_become_typed_errors_naming_channel_and_command(
-    error_class: str, desc: str, expected_type: type, expected_text: str
+    error_class: str, desc: str, expected_type: t.Type[QgaCommandError], expected_text: str
 ) -> None:
     agent = ScriptedAgent(lambda request: [error(error_class, desc)])
     with agent.client() as qga:
@@ -207,7 +207,7 @@ def test_a_request_over_the_transport_limit_is_refused_before_sending() -> None:
 
     agent = ScriptedAgent(lambda request: [reply({"count": 1, "eof": False})])
     transport = PairTransport(agent.client_end)
-    transport.limits = LIBVIRT_LIMITS  # type: ignore[misc]
+    transport.limits = LIBVIRT_LIMITS
     with QgaClient("fake:pair", transport=transport) as qga:
         with pytest.raises(QgaArgumentError, match="over this transport's limit of 200000 bytes"):
             qga.execute("guest-file-write", {"handle": 1, "buf-b64": "QUFB" * 60000})

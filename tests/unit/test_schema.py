@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import os
 import re
+import typing as t
 import subprocess
 import sys
 
@@ -38,7 +39,7 @@ def read_qapi() -> str:
         return f.read()
 
 
-def argument_error(command, arguments) -> str:
+def argument_error(command: t.Any, arguments: t.Any) -> str:
     with pytest.raises(QgaArgumentError) as caught:
         schema.validate_arguments(command, arguments, channel="unix:/run/qga.sock")
     assert caught.value.command == command
@@ -46,7 +47,7 @@ def argument_error(command, arguments) -> str:
     return str(caught.value)
 
 
-def return_error(command, value) -> str:
+def return_error(command: t.Any, value: t.Any) -> str:
     with pytest.raises(QgaProtocolError) as caught:
         schema.validate_return(command, value, channel="unix:/run/qga.sock")
     assert caught.value.command == command
@@ -88,7 +89,7 @@ GUEST_OSINFO = {
 # --------------------------------------------------------------------------
 
 
-def test_generated_file_is_current():
+def test_generated_file_is_current() -> None:
     with open(DATA_FILE, encoding="utf-8") as f:
         current = f.read()
     assert gen.generate(QAPI_FILE) == current, (
@@ -96,12 +97,12 @@ def test_generated_file_is_current():
     )
 
 
-def test_schema_records_the_hash_of_its_source():
+def test_schema_records_the_hash_of_its_source() -> None:
     with open(QAPI_FILE, "rb") as f:
         assert SCHEMA["qapi_sha256"] == hashlib.sha256(f.read()).hexdigest()
 
 
-def test_any_change_of_the_qapi_file_makes_the_generated_file_stale(tmp_path):
+def test_any_change_of_the_qapi_file_makes_the_generated_file_stale(tmp_path: t.Any) -> None:
     changed = tmp_path / "qapi-schema.json"
     changed.write_text(read_qapi() + "\n# a comment is a change too\n", encoding="utf-8")
     assert gen.generate(str(changed)) != gen.generate(QAPI_FILE)
@@ -112,7 +113,7 @@ def test_any_change_of_the_qapi_file_makes_the_generated_file_stale(tmp_path):
     assert gen.main(["--check", "--qapi", str(changed), "--output", str(output)]) == 1
 
 
-def test_check_mode_says_how_to_regenerate(tmp_path, capsys):
+def test_check_mode_says_how_to_regenerate(tmp_path: t.Any, capsys: t.Any) -> None:
     output = tmp_path / "_schema_data.py"
     output.write_text("SCHEMA = {}\n", encoding="utf-8")
     assert gen.main(["--check", "--output", str(output)]) == 1
@@ -120,7 +121,7 @@ def test_check_mode_says_how_to_regenerate(tmp_path, capsys):
     assert output.read_text(encoding="utf-8") == "SCHEMA = {}\n"
 
 
-def test_rendering_is_deterministic_and_evaluates_back_to_the_schema():
+def test_rendering_is_deterministic_and_evaluates_back_to_the_schema() -> None:
     built = gen.build_schema(read_qapi())
     text = gen.render_module(built)
     assert text == gen.render_module(copy.deepcopy(built))
@@ -129,14 +130,14 @@ def test_rendering_is_deterministic_and_evaluates_back_to_the_schema():
     assert namespace["SCHEMA"] == built
 
 
-def test_schema_has_exactly_the_commands_of_the_qapi_file():
+def test_schema_has_exactly_the_commands_of_the_qapi_file() -> None:
     in_qapi = set(re.findall(r"'command'\s*:\s*'([\w-]+)'", read_qapi()))
     assert len(in_qapi) == 40
     assert set(SCHEMA["commands"]) == in_qapi
     assert schema.command_names() == sorted(in_qapi)
 
 
-def test_every_schema_is_valid_draft_2020_12():
+def test_every_schema_is_valid_draft_2020_12() -> None:
     for entry in SCHEMA["commands"].values():
         for direction in ("args", "returns"):
             if entry[direction] is not None:
@@ -149,7 +150,7 @@ def test_every_schema_is_valid_draft_2020_12():
 # --------------------------------------------------------------------------
 
 
-def test_guest_exec_arguments():
+def test_guest_exec_arguments() -> None:
     args = schema.command_spec("guest-exec")["args"]
     assert args["required"] == ["path"]
     assert args["additionalProperties"] is False
@@ -167,14 +168,14 @@ def test_guest_exec_arguments():
     schema.validate_arguments("guest-exec", {"path": "/bin/true", "capture-output": True})
 
 
-def test_guest_file_read_count_is_an_optional_integer():
+def test_guest_file_read_count_is_an_optional_integer() -> None:
     args = schema.command_spec("guest-file-read")["args"]
     assert args["properties"]["count"]["type"] == "integer"
     assert "count" not in args["required"]
     assert args["required"] == ["handle"]
 
 
-def test_guest_sync_delimited_id_is_a_required_64_bit_integer():
+def test_guest_sync_delimited_id_is_a_required_64_bit_integer() -> None:
     args = schema.command_spec("guest-sync-delimited")["args"]
     assert args["required"] == ["id"]
     assert args["properties"]["id"] == {
@@ -185,7 +186,7 @@ def test_guest_sync_delimited_id_is_a_required_64_bit_integer():
     }
 
 
-def test_command_entries_carry_doc_and_flags():
+def test_command_entries_carry_doc_and_flags() -> None:
     spec = schema.command_spec("guest-exec")
     assert spec["since"] == "2.5"
     assert spec["summary"] == "Execute a command in the guest"
@@ -198,19 +199,19 @@ def test_command_entries_carry_doc_and_flags():
     assert schema.command_spec("guest-get-time")["returns"]["type"] == "integer"
 
 
-def test_uint_members_get_their_range():
+def test_uint_members_get_their_range() -> None:
     stat = SCHEMA["$defs"]["GuestNetworkInterfaceStat"]["properties"]["rx-bytes"]
     assert (stat["minimum"], stat["maximum"]) == (0, 2**64 - 1)
     pci = SCHEMA["$defs"]["GuestDeviceIdPCI"]["properties"]["vendor-id"]
     assert (pci["minimum"], pci["maximum"]) == (0, 0xFFFF)
 
 
-def test_command_spec_is_a_copy():
+def test_command_spec_is_a_copy() -> None:
     schema.command_spec("guest-exec")["args"]["properties"].clear()
     assert schema.command_spec("guest-exec")["args"]["properties"]
 
 
-def test_is_known():
+def test_is_known() -> None:
     assert schema.is_known("guest-ping")
     assert not schema.is_known("guest-pong")
     assert not schema.is_known(None)
@@ -236,35 +237,35 @@ def test_is_known():
         ("guest-sync-delimited", {"id": 2**63 - 1}),
     ],
 )
-def test_valid_arguments_pass(command, arguments):
+def test_valid_arguments_pass(command: t.Any, arguments: t.Any) -> None:
     schema.validate_arguments(command, arguments)
 
 
-def test_unknown_command_is_named_with_close_names():
+def test_unknown_command_is_named_with_close_names() -> None:
     message = argument_error("guest-exex", {"path": "/bin/true"})
     assert "unknown command 'guest-exex'" in message
     assert "did you mean 'guest-exec'" in message
 
 
-def test_unknown_command_without_close_names_lists_the_commands():
+def test_unknown_command_without_close_names_lists_the_commands() -> None:
     message = argument_error("reboot-now", {})
     assert "unknown command 'reboot-now'" in message
     assert "guest-ping" in message
 
 
-def test_unknown_argument_is_named_with_the_valid_ones():
+def test_unknown_argument_is_named_with_the_valid_ones() -> None:
     message = argument_error("guest-exec", {"path": "/bin/true", "capture_output": True})
     assert "unknown argument 'capture_output' (did you mean 'capture-output'?)" in message
     assert "valid arguments: arg, capture-output, env, input-data, path" in message
 
 
-def test_unknown_member_of_a_nested_object_is_named_with_its_path():
+def test_unknown_member_of_a_nested_object_is_named_with_its_path() -> None:
     message = argument_error("guest-set-vcpus", {"vcpus": [{"logical-id": 0, "online": True, "state": "on"}]})
     assert "unknown argument 'vcpus[0].state'" in message
     assert "valid members of 'vcpus[0]': can-offline, logical-id, online" in message
 
 
-def test_wrong_type_names_the_field_path_and_the_expected_type():
+def test_wrong_type_names_the_field_path_and_the_expected_type() -> None:
     message = argument_error("guest-exec", {"path": "/bin/echo", "arg": ["a", 2]})
     assert "argument 'arg[1]' must be a string, got an integer (2)" in message
     message = argument_error("guest-file-read", {"handle": "3"})
@@ -273,64 +274,64 @@ def test_wrong_type_names_the_field_path_and_the_expected_type():
     assert "argument 'capture-output' must be a boolean (true or false)" in message
 
 
-def test_float_is_not_an_integer():
+def test_float_is_not_an_integer() -> None:
     message = argument_error("guest-file-read", {"handle": 3, "count": 4096.0})
     assert "argument 'count' must be an integer, got a float (4096.0)" in message
 
 
-def test_out_of_range_integer_names_the_range():
+def test_out_of_range_integer_names_the_range() -> None:
     message = argument_error("guest-set-memory-blocks", {"mem-blks": [{"phys-index": -1, "online": True}]})
     assert "argument 'mem-blks[0].phys-index' must be an integer from 0 to 18446744073709551615" in message
 
 
-def test_alternate_lists_its_choices():
+def test_alternate_lists_its_choices() -> None:
     message = argument_error("guest-file-seek", {"handle": 3, "offset": 0, "whence": "start"})
     assert "argument 'whence' must be an integer or one of 'set', 'cur', 'end', got 'start'" in message
 
 
-def test_missing_required_argument_is_named():
+def test_missing_required_argument_is_named() -> None:
     message = argument_error("guest-sync-delimited", {})
     assert "missing required argument 'id'" in message
     message = argument_error("guest-set-vcpus", {"vcpus": [{"logical-id": 0}]})
     assert "missing required argument 'vcpus[0].online'" in message
 
 
-def test_typo_reports_both_the_unknown_and_the_missing_argument():
+def test_typo_reports_both_the_unknown_and_the_missing_argument() -> None:
     message = argument_error("guest-exec", {"pth": "/bin/true"})
     assert "unknown argument 'pth' (did you mean 'path'?)" in message
     assert "missing required argument 'path'" in message
 
 
-def test_command_without_arguments_rejects_any():
+def test_command_without_arguments_rejects_any() -> None:
     message = argument_error("guest-ping", {"verbose": True})
     assert "guest-ping takes no arguments, got 'verbose'" in message
 
 
-def test_arguments_must_be_a_dict():
+def test_arguments_must_be_a_dict() -> None:
     message = argument_error("guest-exec", ["/bin/true"])
     assert "must be a dict" in message
 
 
-def test_string_values_are_not_echoed():
+def test_string_values_are_not_echoed() -> None:
     secret = "cGFzc3dvcmQxMjM0NTY3ODkw"
     message = argument_error("guest-set-user-password", {"username": "root", "password": 5, "crypted": secret})
     assert secret[:8] not in message
     assert "argument 'crypted' must be a boolean (true or false), got a string" in message
 
 
-def test_messages_are_english_not_jsonschema_dumps():
+def test_messages_are_english_not_jsonschema_dumps() -> None:
     message = argument_error("guest-exec", {"path": 1, "bogus": 2})
     assert "Failed validating" not in message
     assert "{" not in message
 
 
-def test_validators_are_compiled_once_per_command():
+def test_validators_are_compiled_once_per_command() -> None:
     first = schema._validator("guest-exec", "args")
     assert schema._validator("guest-exec", "args") is first
     assert schema._validator("guest-exec", "returns") is not first
 
 
-def test_missing_jsonschema_is_a_clear_error(monkeypatch):
+def test_missing_jsonschema_is_a_clear_error(monkeypatch: t.Any) -> None:
     monkeypatch.setattr(schema, "_VALIDATORS", {})
     monkeypatch.setattr(schema, "_VALIDATOR_CLASS", [])
     monkeypatch.setitem(sys.modules, "jsonschema", None)
@@ -338,7 +339,7 @@ def test_missing_jsonschema_is_a_clear_error(monkeypatch):
         schema.validate_arguments("guest-exec", {"path": "/bin/true"})
 
 
-def test_importing_the_module_does_not_import_jsonschema():
+def test_importing_the_module_does_not_import_jsonschema() -> None:
     code = (
         "import sys\n"
         "from ansible_collections.vmguest.qga.plugins.module_utils.qga import schema\n"
@@ -389,34 +390,34 @@ def test_importing_the_module_does_not_import_jsonschema():
         ),
     ],
 )
-def test_realistic_replies_pass(command, value):
+def test_realistic_replies_pass(command: t.Any, value: t.Any) -> None:
     schema.validate_return(command, value)
 
 
-def test_replies_may_carry_members_the_schema_does_not_know():
+def test_replies_may_carry_members_the_schema_does_not_know() -> None:
     newer = dict(GUEST_EXEC_STATUS, **{"new-field": 1})
     schema.validate_return("guest-exec-status", newer)
-    info = copy.deepcopy(GUEST_INFO)
+    info: t.Any = copy.deepcopy(GUEST_INFO)
     info["supported_commands"][0]["since"] = "9.0"
     schema.validate_return("guest-info", info)
     disks = [{"name": "/dev/nvme0n1", "partition": False, "smart": {"type": "nvme", "temperature": 310}}]
     schema.validate_return("guest-get-disks", disks)
 
 
-def test_wrong_typed_reply_is_rejected_with_the_field_path():
-    info = copy.deepcopy(GUEST_INFO)
+def test_wrong_typed_reply_is_rejected_with_the_field_path() -> None:
+    info: t.Any = copy.deepcopy(GUEST_INFO)
     info["supported_commands"][2]["enabled"] = "no"
     message = return_error("guest-info", info)
     assert "the reply to guest-info does not match" in message
     assert "field 'supported_commands[2].enabled' must be a boolean (true or false), got a string" in message
 
 
-def test_reply_missing_a_required_member_is_rejected():
+def test_reply_missing_a_required_member_is_rejected() -> None:
     message = return_error("guest-exec-status", {"exitcode": 0})
     assert "missing required field 'exited'" in message
 
 
-def test_reply_types_stay_strict():
+def test_reply_types_stay_strict() -> None:
     message = return_error("guest-get-osinfo", dict(GUEST_OSINFO, machine=64))
     assert "field 'machine' must be a string, got an integer (64)" in message
     message = return_error("guest-get-time", "1732521600")
@@ -428,7 +429,7 @@ def test_reply_types_stay_strict():
     assert "field '[0].ip-addresses[0].ip-address-type' must be one of 'ipv4', 'ipv6', got 'ipv5'" in message
 
 
-def test_reply_of_a_command_without_return_type_is_an_object():
+def test_reply_of_a_command_without_return_type_is_an_object() -> None:
     message = return_error("guest-file-close", [])
     assert "must be an empty object" in message
 
@@ -485,15 +486,15 @@ SYNTHETIC = """
 
 
 @pytest.fixture(name="synthetic")
-def fixture_synthetic():
+def fixture_synthetic() -> t.Any:
     return gen.build_schema(SYNTHETIC)
 
 
-def validator(synthetic, subschema):
+def validator(synthetic: t.Any, subschema: t.Any) -> t.Any:
     return jsonschema.Draft202012Validator(dict(subschema, **{"$defs": synthetic["$defs"]}))
 
 
-def test_generator_flattens_struct_bases(synthetic):
+def test_generator_flattens_struct_bases(synthetic: t.Any) -> None:
     child = synthetic["$defs"]["Child"]
     assert list(child["properties"]) == ["kind", "note", "size", "tag"]
     assert child["required"] == ["kind", "size"]
@@ -505,7 +506,7 @@ def test_generator_flattens_struct_bases(synthetic):
     assert child["properties"]["kind"]["description"] == "what it is"
 
 
-def test_generator_records_enum_conditions(synthetic):
+def test_generator_records_enum_conditions(synthetic: t.Any) -> None:
     color = synthetic["$defs"]["Color"]
     assert color["enum"] == ["red", "blue"]
     assert color["x-qapi-value-if"] == {"blue": "CONFIG_BLUE"}
@@ -513,7 +514,7 @@ def test_generator_records_enum_conditions(synthetic):
     assert color["description"] == "A color."
 
 
-def test_generator_command_entry(synthetic):
+def test_generator_command_entry(synthetic: t.Any) -> None:
     entry = synthetic["commands"]["do-child"]
     assert entry["allow_oob"] is True
     assert entry["if"] == {"any": ["CONFIG_LINUX", "CONFIG_WIN32"]}
@@ -526,7 +527,7 @@ def test_generator_command_entry(synthetic):
     assert not check.is_valid({"kind": "green", "size": 1})
 
 
-def test_generator_union_arguments_are_strict(synthetic):
+def test_generator_union_arguments_are_strict(synthetic: t.Any) -> None:
     check = validator(synthetic, synthetic["commands"]["do-thing"]["args"])
     assert check.is_valid({"kind": "red", "shade": 3})
     assert check.is_valid({"kind": "blue", "shade": 3, "label": "sky"})
@@ -535,22 +536,23 @@ def test_generator_union_arguments_are_strict(synthetic):
     assert not check.is_valid({"kind": "red", "shade": 3, "extra": 1})
 
 
-def test_generator_union_replies_are_lenient_about_extra_members(synthetic):
+def test_generator_union_replies_are_lenient_about_extra_members(synthetic: t.Any) -> None:
     check = validator(synthetic, synthetic["commands"]["do-child"]["returns"])
     assert check.is_valid([{"kind": "red", "shade": 3, "extra": 1}])
     assert not check.is_valid([{"kind": "red", "shade": "dark"}])
     assert not check.is_valid([{"kind": "red"}])
 
 
-def test_generator_alternates(synthetic):
+def test_generator_alternates(synthetic: t.Any) -> None:
     check = validator(synthetic, synthetic["commands"]["do-thing"]["returns"])
     for good in (5, "red", None):
         assert check.is_valid(good)
+    bad: t.Any
     for bad in ("green", True, [], {}):
         assert not check.is_valid(bad)
 
 
-def test_parser_reports_the_line_of_an_error():
+def test_parser_reports_the_line_of_an_error() -> None:
     with pytest.raises(gen.QAPIParseError, match="line 2: unterminated string"):
         gen.parse_qapi("{ 'enum': 'A',\n  'data': [ 'x ] }\n")
     with pytest.raises(gen.QAPIParseError, match="line 1"):
