@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -195,7 +196,10 @@ def test_the_agent_killed_mid_command_is_a_channel_error_and_a_restart_recovers(
     fresh_host_agent.restart()
     assert qga.execute("guest-sync", {"id": 5}) == 5  # reconnects by itself
     qga.close()
-    subprocess.run(["pkill", "-KILL", "-f", "^/bin/sleep 30$"], check=False)
+    try:
+        os.kill(pid, signal.SIGKILL)  # the host agent's child: same PID space as this test
+    except ProcessLookupError:
+        pass
 
 
 LOCK_HOLDER = textwrap.dedent(
