@@ -9,8 +9,8 @@ import hashlib
 import io
 import json
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
