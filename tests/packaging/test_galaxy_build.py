@@ -5,68 +5,159 @@
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
+import tarfile
 import typing as t
 
 import pytest
-from ansible_run import _bin, ansible_env
+from ansible_run import _bin
 from collection_path import REPO_ROOT
 from hostagent import HostAgent
+from installed_collection import Completed, InstalledCollection, run_ok
 
-MODULES = (
-    "qga_copy", "qga_exec", "qga_fetch", "qga_fsfreeze", "qga_fstrim", "qga_info", "qga_memory_blocks",
-    "qga_shutdown", "qga_ssh_keys", "qga_suspend", "qga_time", "qga_user_password", "qga_vcpus",
-)
-
-
-def _run(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> str:
-    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, "%s failed:\n%s\n%s" % (argv, proc.stdout, proc.stderr)
-    return proc.stdout
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Build the tarball from this checkout and install it into a clean collections path."""
-    work = tmp_path_factory.mktemp("galaxy")
-    _run([_bin("ansible-galaxy"), "collection", "build", REPO_ROOT, "--output-path", str(work), "--force"])
-    tarballs = [name for name in os.listdir(work) if name.endswith(".tar.gz")]
-    assert len(tarballs) == 1 and tarballs[0].startswith("vmguest-qga-"), tarballs
-    target = work / "collections"
-    _run([_bin("ansible-galaxy"), "collection", "install", str(work / tarballs[0]), "-p", str(target)])
-    env = ansible_env({"ANSIBLE_COLLECTIONS_PATH": str(target)})
-    env.pop("ANSIBLE_CALLBACKS_ENABLED")
-    return {"path": str(target), **{"env:" + key: value for key, value in env.items()}}
+# plugins/<directory> -> ansible-doc plugin type, for the plugin types with one plugin per file.
+PLUGIN_DIRECTORIES = {
+    "modules": "module", "connection": "connection", "inventory": "inventory", "lookup": "lookup",
+    "callback": "callback", "become": "become", "cache": "cache", "vars": "vars", "strategy": "strategy",
+    "shell": "shell", "cliconf": "cliconf", "httpapi": "httpapi", "netconf": "netconf", "terminal": "terminal",
+}
+# Not plugins: shared code and documentation fragments.
+NON_PLUGIN_DIRECTORIES = {"module_utils", "plugin_utils", "doc_fragments", "action", "__pycache__"}
+# One file may hold several filters/tests; each is documented by a NAME.yml next to it.
+YAML_DOCUMENTED_DIRECTORIES = {"filter": "filter", "test": "test"}
 
 
-def _env(installed: dict[str, str]) -> dict[str, str]:
-    return {key[4:]: value for key, value in installed.items() if key.startswith("env:")}
+def plugins_in_tree() -> dict[str, list[str]]:
+    """Every plugin in this checkout's plugins/ by ansible-doc type: {'module': ['qga_copy', ...], ...}."""
+    found: dict[str, list[str]] = {}
+    plugins = os.path.join(REPO_ROOT, "plugins")
+    for directory in sorted(os.listdir(plugins)):
+        path = os.path.join(plugins, directory)
+        if directory in NON_PLUGIN_DIRECTORIES or not os.path.isdir(path):
+            continue
+        if directory in YAML_DOCUMENTED_DIRECTORIES:
+            names = [name[:-4] for name in os.listdir(path) if name.endswith(".yml")]
+            plugin_type = YAML_DOCUMENTED_DIRECTORIES[directory]
+        else:
+            assert directory in PLUGIN_DIRECTORIES, "plugins/%s: unknown plugin directory" % directory
+            names = [name[:-3] for name in os.listdir(path) if name.endswith(".py") and name != "__init__.py"]
+            plugin_type = PLUGIN_DIRECTORIES[directory]
+        if names:
+            found[plugin_type] = sorted(names)
+    return found
 
 
-def test_the_tarball_carries_no_test_output_or_venv(installed: dict[str, str]) -> None:
-    root = os.path.join(installed["path"], "ansible_collections", "vmguest", "qga")
-    for unwanted in (".venv", "tests/output", ".ci"):
-        assert not os.path.exists(os.path.join(root, unwanted)), unwanted
-    assert os.path.exists(os.path.join(root, "plugins", "connection", "qga.py"))
-    assert os.path.exists(os.path.join(root, "qapi", "qapi-schema.json"))
+def roles_in_tree() -> list[str]:
+    """Every role under roles/ in this checkout."""
+    roles = os.path.join(REPO_ROOT, "roles")
+    if not os.path.isdir(roles):
+        return []
+    return sorted(name for name in os.listdir(roles) if os.path.isdir(os.path.join(roles, name, "tasks")))
 
 
-def test_ansible_doc_lists_every_module_and_the_connection(installed: dict[str, str]) -> None:
-    listing = _run([_bin("ansible-doc"), "-l", "vmguest.qga"], env=_env(installed))
-    for module in MODULES:
-        assert "vmguest.qga.%s " % module in listing, module
-    connections = _run([_bin("ansible-doc"), "-t", "connection", "-l", "vmguest.qga"], env=_env(installed))
-    assert "vmguest.qga.qga " in connections
+# The collection is a few MiB of source; anything bigger carries something that is not meant for users.
+MAX_TARBALL_BYTES = 5 * 1024 * 1024
+
+PLUGINS = plugins_in_tree()
+ROLES = roles_in_tree()
+MODULES = PLUGINS["module"]
 
 
-@pytest.mark.parametrize("module", MODULES)
-def test_ansible_doc_renders_each_module(installed: dict[str, str], module: str) -> None:
-    text = _run([_bin("ansible-doc"), "-t", "module", "vmguest.qga." + module], env=_env(installed))
-    assert "channel" in text  # the shared doc fragment made it in
+def ansible_doc(installed: InstalledCollection, *args: str) -> Completed:
+    """Run ansible-doc against the installed copy; it must exit 0 and print nothing on stderr."""
+    completed = run_ok([_bin("ansible-doc"), *args], env=installed.env)
+    assert completed.stderr.strip() == "", "ansible-doc %s warned:\n%s" % (" ".join(args), completed.stderr)
+    return completed
 
 
-def test_a_play_runs_from_the_installed_copy(installed: dict[str, str], tmp_path: t.Any) -> None:
+def listed_names(listing: str) -> set[str]:
+    """The plugin or role names of an `ansible-doc -l` listing (roles are listed as `NAME:`)."""
+    return {line.split()[0].rstrip(":") for line in listing.splitlines() if line.startswith("vmguest.qga.")}
+
+
+def test_the_tree_has_the_plugins_the_collection_is_about() -> None:
+    assert "qga_info" in MODULES and PLUGINS["connection"] == ["qga"], PLUGINS
+
+
+def test_every_action_plugin_is_documented_by_a_module_of_its_name() -> None:
+    actions = os.path.join(REPO_ROOT, "plugins", "action")
+    for name in os.listdir(actions):
+        if name.endswith(".py") and name != "__init__.py":
+            assert name[:-3] in MODULES, "plugins/action/%s has no plugins/modules/%s" % (name, name)
+
+
+def test_the_tarball_carries_no_test_output_or_venv(installed: InstalledCollection) -> None:
+    for unwanted in (".venv", "tests/output", ".ci", "docs/_build"):
+        assert not os.path.exists(os.path.join(installed.root, unwanted)), unwanted
+    assert os.path.exists(os.path.join(installed.root, "plugins", "connection", "qga.py"))
+    assert os.path.exists(os.path.join(installed.root, "qapi", "qapi-schema.json"))
+
+
+def test_the_tarball_carries_no_virtualenv_or_build_output_anywhere(installed: InstalledCollection) -> None:
+    with tarfile.open(installed.tarball) as tarball:
+        members = tarball.getnames()
+    unwanted = [name for name in members
+                if any(part.startswith(".venv") or part in ("_build", ".benchmarks") for part in name.split("/"))]
+    assert not unwanted, "%d unwanted files, first: %s (add them to build_ignore in galaxy.yml)" % (
+        len(unwanted), unwanted[:5])
+    assert os.path.getsize(installed.tarball) < MAX_TARBALL_BYTES, os.path.getsize(installed.tarball)
+
+
+def test_the_tarball_carries_the_docsite_and_the_ee_requirements(installed: InstalledCollection) -> None:
+    with tarfile.open(installed.tarball) as tarball:
+        members = set(tarball.getnames())
+    for wanted in ("docs/docsite/extra-docs.yml", "docs/docsite/links.yml", "meta/runtime.yml",
+                   "meta/execution-environment.yml", "meta/ee-requirements.txt", "bindep.txt"):
+        assert wanted in members, wanted
+
+
+@pytest.mark.parametrize("plugin_type", sorted(PLUGINS))
+def test_ansible_doc_lists_every_plugin_of_the_tree(installed: InstalledCollection, plugin_type: str) -> None:
+    listing = ansible_doc(installed, "-t", plugin_type, "-l", "vmguest.qga").stdout
+    assert listed_names(listing) == {"vmguest.qga." + name for name in PLUGINS[plugin_type]}
+
+
+def test_ansible_doc_list_without_a_type_lists_the_modules_cleanly(installed: InstalledCollection) -> None:
+    listing = ansible_doc(installed, "--list", "vmguest.qga").stdout
+    assert listed_names(listing) == {"vmguest.qga." + name for name in MODULES}
+
+
+@pytest.mark.parametrize("plugin_type", sorted(PLUGINS))
+def test_ansible_doc_documents_every_plugin(installed: InstalledCollection, plugin_type: str) -> None:
+    names = ["vmguest.qga." + name for name in PLUGINS[plugin_type]]
+    docs = json.loads(ansible_doc(installed, "-t", plugin_type, "--json", *names).stdout)
+    for name in names:
+        doc = (docs.get(name) or {}).get("doc") or {}
+        assert doc.get("short_description") and doc.get("description"), "%s %s: no documentation" % (plugin_type, name)
+        if plugin_type == "module":
+            assert docs[name].get("examples"), "%s: no EXAMPLES" % name
+        if plugin_type == "module" and name.startswith("vmguest.qga.qga_"):
+            assert "channel" in doc.get("options", {}), name  # the shared agent channel doc fragment made it in
+    text = ansible_doc(installed, "-t", plugin_type, *names).stdout  # the text renderer copes with every doc
+    for name in names:
+        assert name in text, name
+
+
+@pytest.mark.skipif(not ROLES, reason="no roles/ in this checkout yet")
+def test_ansible_doc_lists_every_role_of_the_tree(installed: InstalledCollection) -> None:
+    listing = ansible_doc(installed, "-t", "role", "-l", "vmguest.qga").stdout
+    assert listed_names(listing) == {"vmguest.qga." + role for role in ROLES}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_ansible_doc_documents_each_role(installed: InstalledCollection, role: str) -> None:
+    name = "vmguest.qga." + role
+    entry_points = json.loads(ansible_doc(installed, "-t", "role", "--json", name).stdout)[name]["entry_points"]
+    assert entry_points["main"].get("short_description"), "%s: the main entry point has no short_description" % name
+    for entry_point, spec in entry_points.items():
+        for option, option_spec in (spec.get("options") or {}).items():
+            assert option_spec.get("description"), "%s %s: option %s is undocumented" % (name, entry_point, option)
+    text = ansible_doc(installed, "-t", "role", name).stdout  # the text renderer copes with the spec
+    assert name in text
+
+
+def test_a_play_runs_from_the_installed_copy(installed: InstalledCollection, tmp_path: t.Any) -> None:
     with HostAgent() as agent:
         inventory = tmp_path / "inventory.ini"
         inventory.write_text("h ansible_connection=vmguest.qga.qga ansible_qga_channel=%s\n" % agent.channel)
@@ -77,8 +168,8 @@ def test_a_play_runs_from_the_installed_copy(installed: dict[str, str], tmp_path
             "    - command: echo installed\n      register: echo\n"
             "    - assert: {that: [info.osinfo.id | length > 0, echo.stdout == 'installed']}\n"
         )
-        output = _run([_bin("ansible-playbook"), "-i", str(inventory), str(play)], env=_env(installed),
-                      cwd=str(tmp_path))
+        output = run_ok([_bin("ansible-playbook"), "-i", str(inventory), str(play)], env=installed.env,
+                        cwd=str(tmp_path)).stdout
     assert "failed=0" in output
-    header = _run([_bin("ansible-doc"), "-t", "connection", "vmguest.qga.qga"], env=_env(installed)).splitlines()[0]
-    assert installed["path"] in header  # the installed copy, not the checkout, served the play
+    header = ansible_doc(installed, "-t", "connection", "vmguest.qga.qga").stdout.splitlines()[0]
+    assert installed.collections_path in header  # the installed copy, not the checkout, served the play
