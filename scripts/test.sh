@@ -21,6 +21,8 @@ echo "== mypy"
 $PY -m mypy
 echo "== antsibull-changelog lint"
 (PATH="$PWD/.venv/bin:$PATH" antsibull-changelog lint)
+echo "== docs: antsibull-docs lint + offline site build"
+bash scripts/docs.sh
 echo "== ansible-test sanity (offline, --venv)"
 bash scripts/sanity.sh
 echo "== ansible-test units"
