@@ -21,6 +21,8 @@ echo "== mypy"
 $PY -m mypy
 echo "== antsibull-changelog lint"
 (PATH="$PWD/.venv/bin:$PATH" antsibull-changelog lint)
+echo "== ansible-lint (production profile): roles and example playbooks"
+bash scripts/ansible-lint.sh
 echo "== docs: antsibull-docs lint + offline site build"
 bash scripts/docs.sh
 echo "== ansible-test sanity (offline, --venv)"
