@@ -87,6 +87,10 @@ class VmPool:
         """Stop the plain VM so the next test that wants one boots a fresh one (after a suspend/resume)."""
         self._stop_plain()
 
+    def discard_libvirt(self) -> None:
+        """Stop the libvirt domain so the next test that wants one gets a fresh one (after a snapshot)."""
+        self._stop_libvirt()
+
     def _stop_plain(self) -> None:
         vm, self.plain = self.plain, None
         if vm is not None:

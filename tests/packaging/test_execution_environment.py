@@ -64,10 +64,10 @@ def test_ansible_builder_create_writes_a_context_with_our_requirements_offline(t
     assert bindep_lines(os.path.join(build, "bindep.txt")) == bindep_lines(os.path.join(REPO_ROOT, "bindep.txt"))
 
 
-def test_the_ee_requirements_are_the_controller_requirements_plus_libvirt() -> None:
+def test_the_ee_requirements_are_the_controller_requirements_plus_the_optional_ones() -> None:
     controller = requirement_names(os.path.join(REPO_ROOT, "requirements.txt")) - {"ansible-core"}
     ee = requirement_names(os.path.join(REPO_ROOT, "meta", "ee-requirements.txt"))
-    assert ee == controller | {"libvirt-python"}
+    assert ee == controller | {"libvirt-python", "qemu.qmp"}
 
 
 def test_bindep_parses_and_names_the_libvirt_build_and_ssh_packages() -> None:

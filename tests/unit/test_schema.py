@@ -10,9 +10,9 @@ import hashlib
 import importlib
 import os
 import re
-import typing as t
 import subprocess
 import sys
+import typing as t
 
 import pytest
 
