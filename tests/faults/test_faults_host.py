@@ -86,7 +86,7 @@ class PlayInBackground:
         self.output = ""
 
     def finish(self, timeout: float = 300) -> int:
-        self.output, _ = self.proc.communicate(timeout=timeout)
+        self.output = self.proc.communicate(timeout=timeout)[0]
         return self.proc.returncode
 
 
@@ -269,11 +269,6 @@ def test_two_plays_on_one_channel_never_cross_replies(work: str) -> None:
         for code, background in zip(codes, plays):
             assert code == 0, background.output
             assert "All assertions passed" in background.output or "ok: [vm]" in background.output
-
-
-
-
-
 
 
 def test_rpc_timeout_on_a_silent_channel_names_the_timeout(work: str) -> None:
