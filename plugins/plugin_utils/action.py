@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
@@ -83,7 +83,11 @@ class QgaActionBase(ActionBase):
                 "%s: no agent channel: set the channel option (for example channel: libvirt:qemu:///system and "
                 "domain: NAME) or run the task over the vmguest.qga.qga connection" % self._host_name()
             )
-        client = client_from_options(args.get, self._host_name())
+        # The host running the task is fine: a bad or dead channel fails the task, it is not "unreachable".
+        try:
+            client = client_from_options(args.get, self._host_name())
+        except AnsibleError as exc:
+            raise AnsibleActionFail(str(exc.message)) from None
         try:
             client.connect()
         except QgaError as exc:

@@ -316,3 +316,61 @@ def test_agent_gone_before_the_play_is_a_clear_unreachable(work: str) -> None:
     assert run.rc != 0
     assert "unreachable" in run.output.lower() or "no such socket" in run.output.lower(), run.output
     assert "ansible_qga_channel" in run.output or "org.qemu.guest_agent.0" in run.output or "socket" in run.output
+
+
+# Per module: valid arguments, then one option and a value of the wrong type or outside its
+# choices; the error must name that option.
+WRONG_VALUES: dict[str, tuple[str, str, str]] = {
+    "qga_copy": ("dest: /tmp/vmguest-qga-never-written, content: hi", "backup", "maybe"),
+    "qga_exec": ("argv: [/bin/true]", "timeout", "soon"),
+    "qga_fetch": ("src: /etc/hostname, dest: /tmp/vmguest-qga-never-fetched", "flat", "sometimes"),
+    "qga_fsfreeze": ("state: status", "auto_thaw", "later"),
+    "qga_fstrim": ("timeout: 5", "minimum", "big"),
+    "qga_info": ("gather_subset: [agent]", "gather_subset", "{osinfo: true}"),
+    "qga_memory_blocks": ("blocks: []", "online_count", "many"),
+    "qga_shutdown": ("mode: reboot", "reboot_timeout", "eventually"),
+    "qga_ssh_keys": ("user: root, keys: [ssh-ed25519 AAAA]", "state", "maybe"),
+    "qga_suspend": ("mode: ram", "mode", "hibernate-ish"),
+    "qga_time": ("state: synced", "tolerance", "tight"),
+    "qga_user_password": ("user: root, password: x", "crypted", "perhaps"),
+    "qga_vcpus": ("online_cpus: [0]", "online", "all"),
+    "qmp_snapshot": ("socket: /nonexistent/qmp.sock", "timeout", "never"),
+}
+
+
+def with_option(arguments: str, option: str, value: str) -> str:
+    """Inline YAML arguments with `option` set to `value` (replacing it when already there)."""
+    kept = [part for part in arguments.split(", ") if not part.startswith(option + ":")]
+    return "{%s}" % ", ".join([*kept, "%s: %s" % (option, value)])
+
+
+@pytest.mark.parametrize("module", sorted(WRONG_VALUES))
+def test_every_module_names_a_wrong_value_and_an_unknown_option_and_changes_nothing(
+    module: str, host_agent: HostAgent
+) -> None:
+    arguments, option, wrong_value = WRONG_VALUES[module]
+    delegate = "      delegate_to: localhost\n" if module == "qmp_snapshot" else ""
+    run = run_playbook(play(
+        "    - name: wrong value\n      vmguest.qga.%s: %s\n      ignore_errors: true\n%s"
+        % (module, with_option(arguments, option, wrong_value), delegate),
+        "    - name: unknown option\n      vmguest.qga.%s: %s\n      ignore_errors: true\n%s"
+        % (module, with_option(arguments, "no_such_option", "1"), delegate),
+    ), {"vm": qga_host(host_agent.channel)})
+    assert run.rc == 0, run.output
+    wrong, unknown = run.task("wrong value"), run.task("unknown option")
+    for entry in (wrong, unknown):
+        assert entry["status"] == "failed", entry
+        assert not entry["result"].get("changed"), entry
+    assert option in wrong["result"]["msg"], wrong["result"]["msg"]
+    assert "no_such_option" in unknown["result"]["msg"] and "Unsupported" in unknown["result"]["msg"], unknown
+    assert not os.path.exists("/tmp/vmguest-qga-never-written") and not os.path.exists("/tmp/vmguest-qga-never-fetched")
+
+
+def test_a_bad_channel_string_is_named(host_agent: HostAgent) -> None:
+    run = run_playbook(play(
+        "    - name: bad channel\n      vmguest.qga.qga_info: {channel: 'bogus:thing'}\n      ignore_errors: true\n",
+    ), {"localhost": {"ansible_connection": "local"}})
+    assert run.rc == 0, run.output
+    entry = run.task("bad channel")
+    assert entry["status"] == "failed", entry  # a task failure: localhost itself is reachable
+    assert "unknown channel type 'bogus'" in entry["result"]["msg"], entry
