@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -17,7 +18,9 @@ def collection_root() -> str:
     parts = REPO_ROOT.split(os.sep)
     if parts[-3:-1] == ["ansible_collections", "vmguest"] and parts[-1] == "qga":
         return os.sep.join(parts[:-3])
-    root = os.path.join(tempfile.gettempdir(), "vmguest-qga-collections-%d" % os.getuid())
+    # One root per checkout: two checkouts tested at once must not flip each other's link.
+    checkout = hashlib.sha256(REPO_ROOT.encode()).hexdigest()[:12]
+    root = os.path.join(tempfile.gettempdir(), "vmguest-qga-collections-%d-%s" % (os.getuid(), checkout))
     link = os.path.join(root, "ansible_collections", "vmguest", "qga")
     os.makedirs(os.path.dirname(link), exist_ok=True)
     if os.path.realpath(link) != REPO_ROOT:
