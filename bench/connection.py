@@ -24,23 +24,15 @@ import tempfile
 import time
 import typing as t
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "harness"))
-sys.path.insert(0, os.path.join(REPO_ROOT, "bench"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ansible_run import _bin, ansible_env, write_inventory  # noqa: E402
-from collection_path import add_to_sys_path  # noqa: E402
+from _common import MiB, command_play, transfer_seconds
+from ansible_run import _bin, ansible_env, write_inventory
+from raw_channel import measure_ceiling
 
-add_to_sys_path()
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
-from raw_channel import measure_chunk  # noqa: E402
-
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient  # noqa: E402
-
-MiB = 1024 * 1024
-TEN_TASKS = "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(
-    "    - command: echo task %d\n" % number for number in range(10)
-)
+TEN_TASKS = command_play(10)
 TRANSFER = """- hosts: all
   gather_facts: false
   tasks:
@@ -107,8 +99,7 @@ def bench_transfer(channel_vars: dict[str, t.Any], client_channel: str, size_mib
     put_s = _logged_seconds(output, "PUT", size_mib)
     fetch_s = _logged_seconds(output, "FETCH", size_mib)
     with QgaClient(client_channel, timeout=300) as client:
-        raw = measure_chunk(client, guest_dir + "/bench-raw.bin", payload, 1 * MiB, "raw")
-        raw_read = measure_chunk(client, guest_dir + "/bench-raw.bin", payload, 4 * MiB, "raw")
+        raw = raw_read = measure_ceiling(client, guest_dir + "/bench-raw.bin", payload, 1 * MiB, 4 * MiB, "raw")
         client.execute("guest-exec", {"path": "rm", "arg": ["-f", guest_dir + "/bench-raw.bin"]})
     put_rate, fetch_rate = size_mib / put_s, size_mib / fetch_s
     print("%d MiB copy+fetch play: %.2f s end to end" % (size_mib, elapsed))
@@ -119,11 +110,10 @@ def bench_transfer(channel_vars: dict[str, t.Any], client_channel: str, size_mib
 
 
 def _logged_seconds(output: str, verb: str, size_mib: int) -> float:
-    pattern = r"%s (\d+) bytes in ([0-9.]+) s" % verb
-    for size, seconds in re.findall(pattern, output):
-        if int(size) == size_mib * MiB:
-            return float(seconds)
-    raise SystemExit("no %s timing for the payload in the -vvvv output" % verb)
+    seconds = transfer_seconds(output, verb, size_mib * MiB)
+    if seconds is None:
+        raise SystemExit("no %s timing for the payload in the -vvvv output" % verb)
+    return seconds
 
 
 def bench_rss(channel_vars: dict[str, t.Any], guest_dir: str, size_mib: int) -> None:

@@ -77,18 +77,25 @@ class _Sink(io.RawIOBase):
 
 def measure_chunk(client: QgaClient, path: str, payload: bytes, chunk: int, target: str) -> Row:
     """Write then read `payload` at `path` with `chunk`-byte messages; verify sha256 three ways."""
+    return measure_ceiling(client, path, payload, chunk, chunk, target)
+
+
+def measure_ceiling(client: QgaClient, path: str, payload: bytes, write_chunk: int, read_chunk: int,
+                    target: str) -> Row:
+    """Write `payload` at `path` in `write_chunk`-byte messages, read it back in `read_chunk`-byte ones; verify."""
     expected = hashlib.sha256(payload).hexdigest()
     started = time.perf_counter()
-    written = files.write_file(client, path, io.BytesIO(payload), chunk_size=chunk)
+    written = files.write_file(client, path, io.BytesIO(payload), chunk_size=write_chunk)
     write_s = time.perf_counter() - started
     sink = _Sink()
     started = time.perf_counter()
-    read = files.read_file(client, path, sink, chunk_size=chunk)
+    read = files.read_file(client, path, sink, chunk_size=read_chunk)
     read_s = time.perf_counter() - started
     in_guest = guest_exec.run(client, ["sha256sum", path], timeout=600).stdout.split()[0].decode()
     verified = written.sha256 == read.sha256 == sink.digest.hexdigest() == in_guest == expected
     size_mib = len(payload) / MiB
-    effective_kib = min(chunk, files.write_chunk_size(client, chunk), files.read_chunk_size(client, chunk)) // 1024
+    effective_kib = min(write_chunk, files.write_chunk_size(client, write_chunk),
+                        files.read_chunk_size(client, read_chunk)) // 1024
     return Row(target, effective_kib, size_mib / write_s, size_mib / read_s, verified)
 
 
