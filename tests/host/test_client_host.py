@@ -216,10 +216,11 @@ LOCK_HOLDER = textwrap.dedent(
 
 
 def _hold_channel(channel: str, seconds: float) -> subprocess.Popen[str]:
-    from conftest import COLLECTIONS_ROOT
+    # Not `from conftest import ...`: with several conftest.py files that name is ambiguous.
+    from collection_path import collection_root
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER % ([COLLECTIONS_ROOT], channel), str(seconds)],
+        [sys.executable, "-c", LOCK_HOLDER % ([collection_root()], channel), str(seconds)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -315,7 +316,17 @@ def test_exec_on_a_small_reply_transport_spills_output_to_guest_files(host_agent
     digest_line, stdin_echo = result.stderr.decode().splitlines()
     assert digest_line.split()[0] == hashlib.sha256(result.stdout).hexdigest()
     assert stdin_echo == "in"
-    assert not [name for name in os.listdir("/tmp") if name.startswith(".vmguest-qga-exec-")]
+    # The run's files are emptied at once (output and stdin may be secret) and marked done ...
+    spilled = {name: os.path.getsize(os.path.join(guest_exec.SPILL_DIR, name))
+               for name in os.listdir(guest_exec.SPILL_DIR)}
+    assert any(name.endswith(".done") for name in spilled) and not any(spilled.values()), spilled
+    assert oct(os.stat(guest_exec.SPILL_DIR).st_mode & 0o777) == "0o700"
+    # ... and the next spilled run's shell removes them.
+    with QgaClient(host_agent.channel) as qga:
+        qga._transport.limits = LIBVIRT_LIMITS
+        assert guest_exec.run(qga, ["/bin/echo", "next"]).stdout == b"next\n"
+    assert not set(spilled) & set(os.listdir(guest_exec.SPILL_DIR))
+    shutil.rmtree(guest_exec.SPILL_DIR)  # the host agent is this machine: leave no directory behind
 
 
 # -- files ----------------------------------------------------------------
