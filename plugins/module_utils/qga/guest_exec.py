@@ -34,13 +34,19 @@ from .errors import (
     QgaFileError,
     QgaOutputTruncated,
 )
-from .files import read_file, write_file
+from .files import GuestFile, read_file, write_file
 
 if t.TYPE_CHECKING:
     from .client import QgaClient
 
 POSIX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-SPILL_DIR_PREFIX = "/tmp/.vmguest-qga-exec-"
+# Spill files live in one root-only directory (in /run: root-writable only, so nobody can plant it), named
+# per run; a run's files are emptied once read and marked .done, and the next run's shell removes them.
+SPILL_DIR = "/run/vmguest-qga-spill"
+_REMOVE_DONE_SPILLS = (
+    'l=; for d in %s/*.done; do [ -e "$d" ] && l="$l ${d%%.done}.in ${d%%.done}.out ${d%%.done}.err $d"; done; '
+    '[ -z "$l" ] || rm -f -- $l; ' % SPILL_DIR
+)
 # Seconds to wait for a killed process's record to report exited.
 KILL_REAP_TIMEOUT = 10.0
 
@@ -280,26 +286,30 @@ def _run_spilled(
     poll: PollPolicy | None,
     capture: bool,
 ) -> ExecResult:
-    """Run with stdin from and/or output to files in a private (0700) guest directory, moved in chunks."""
-    spill_dir = SPILL_DIR_PREFIX + secrets.token_hex(8)
+    """Run with stdin from and/or output to private guest files, moved in chunks.
+
+    One guest-exec per run: the files are created by the client (guest-file-open) inside the
+    root-only SPILL_DIR, and the command's shell both removes earlier runs' files and redirects.
+    """
+    base = "%s/%s" % (SPILL_DIR, secrets.token_hex(8))
     started = time.monotonic()
-    _check_helper(client, ["/bin/sh", "-c", 'umask 077 && mkdir "$0"', spill_dir], "create %s" % spill_dir)
+    _create_spill_file(client, base + ".out")
     try:
         redirects = ""
         if stdin:
-            write_file(client, spill_dir + "/in", io.BytesIO(stdin))
-            redirects += ' <"$0/in"'
+            write_file(client, base + ".in", io.BytesIO(stdin))
+            redirects += ' <"$0.in"'
         if capture:
-            redirects += ' >"$0/out" 2>"$0/err"'
-        script = 'exec "$@"' + redirects
-        pid = start(client, ["/bin/sh", "-c", script, spill_dir] + list(argv), env=env, capture=not capture)
+            redirects += ' >"$0.out" 2>"$0.err"'
+        script = _REMOVE_DONE_SPILLS + 'exec "$@"' + redirects
+        pid = start(client, ["/bin/sh", "-c", script, base] + list(argv), env=env, capture=not capture)
         status = wait(client, pid, timeout=timeout, poll=poll)
         if not capture:
             return _result(pid, status, started)
-        stdout = _read_spilled(client, spill_dir + "/out")
-        stderr = _read_spilled(client, spill_dir + "/err")
+        stdout = _read_spilled(client, base + ".out")
+        stderr = _read_spilled(client, base + ".err")
     finally:
-        _remove_spill_dir(client, spill_dir)
+        _retire_spill_files(client, base)
     return ExecResult(
         pid=pid,
         exitcode=status.get("exitcode"),
@@ -308,6 +318,27 @@ def _run_spilled(
         stderr=stderr,
         duration=time.monotonic() - started,
     )
+
+
+def _create_spill_file(client: QgaClient, path: str) -> None:
+    """Create an empty spill file, and the spill directory (0700) the first time."""
+    try:
+        GuestFile(client, path, "w").close()
+        return
+    except QgaFileError as exc:
+        if "No such file" not in str(exc):
+            raise
+    _check_helper(client, ["/bin/mkdir", "-m", "700", "-p", SPILL_DIR], "create %s" % SPILL_DIR)
+    GuestFile(client, path, "w").close()
+
+
+def _retire_spill_files(client: QgaClient, base: str) -> None:
+    """Empty a run's files (output and stdin may be secret) and mark them for removal by the next run."""
+    try:
+        for suffix in (".in", ".out", ".err", ".done"):
+            GuestFile(client, base + suffix, "w").close()
+    except QgaError:
+        pass
 
 
 def _check_helper(client: QgaClient, argv: t.Sequence[str], what: str) -> None:
@@ -333,11 +364,3 @@ def _read_spilled(client: QgaClient, path: str) -> bytes:
             command="guest-exec",
         ) from None
     return sink.getvalue()
-
-
-def _remove_spill_dir(client: QgaClient, spill_dir: str) -> None:
-    try:
-        pid = start(client, ["/bin/rm", "-rf", "--", spill_dir], capture=False, env=default_environment())
-        wait(client, pid, timeout=KILL_REAP_TIMEOUT, kill_on_timeout=False)
-    except QgaError:
-        pass
