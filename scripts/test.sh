@@ -31,3 +31,6 @@ echo "== ansible-test units"
 bash scripts/sanity.sh units
 echo "== pytest"
 $PY -m pytest "$@"
+echo "== pytest: the connection suites again with the persistent executor on"
+VMGUEST_QGA_EXECUTOR=persistent VMGUEST_QGA_EXECUTOR_IDLE_TIMEOUT=60 \
+  $PY -m pytest tests/connection/test_connection_host.py tests/connection/test_connection_vm.py "$@"

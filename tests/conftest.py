@@ -31,6 +31,18 @@ def vm_tests_required() -> bool:
     return os.environ.get("VMGUEST_QGA_SKIP_VM") != "1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def stop_host_executor_workers() -> t.Iterator[None]:
+    """Persistent-executor workers started through host agents run on this machine: stop them at the end."""
+    from executor_workers import running_workers, stop_worker
+
+    before = set(running_workers())
+    yield
+    for pid, directory in running_workers().items():
+        if pid not in before:
+            stop_worker(pid, directory)
+
+
 @pytest.fixture(scope="session")
 def host_agent() -> t.Iterator[HostAgent]:
     """A real qemu-ga on a unix socket (dangerous RPCs blocked), with serial and tcp channels too."""

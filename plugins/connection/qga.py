@@ -151,6 +151,43 @@ options:
       - name: VMGUEST_QGA_POLL_MAX_INTERVAL
     vars:
       - name: ansible_qga_poll_max_interval
+  executor:
+    description:
+      - How pipelined Python module tasks run in the guest.
+      - V(pipelining) starts a fresh guest interpreter for every task (one agent exec).
+      - V(persistent) keeps one worker per guest alive (a root-only 0700 directory under
+        C(/run/vmguest-qga)); each task runs in a fork of an interpreter that already imported the
+        module_utils of the task's own AnsiballZ payload (same content by hash), requests and replies
+        move as private guest files, no agent exec per task. Worth it where interpreter start-up
+        dominates (TCG or slow guests, many short Python tasks).
+      - Tasks it cannot run exactly as pipelining would (become, O(remote_user) other than root,
+        C(environment), no Python in the guest, a frozen filesystem, Windows) run the normal way;
+        C(-vvv) says why. The C(reset_connection) meta task stops the worker.
+    type: string
+    default: pipelining
+    choices: [pipelining, persistent]
+    version_added: 0.1.0
+    env:
+      - name: VMGUEST_QGA_EXECUTOR
+    ini:
+      - section: vmguest_qga
+        key: executor
+    vars:
+      - name: ansible_qga_executor
+  executor_idle_timeout:
+    description:
+      - Seconds the persistent executor's worker stays alive without tasks before it exits by itself
+        (and removes its directory). Applies when a worker starts.
+    type: float
+    default: 600
+    version_added: 0.1.0
+    env:
+      - name: VMGUEST_QGA_EXECUTOR_IDLE_TIMEOUT
+    ini:
+      - section: vmguest_qga
+        key: executor_idle_timeout
+    vars:
+      - name: ansible_qga_executor_idle_timeout
 notes:
   - The agent must allow C(guest-exec), C(guest-exec-status) and C(guest-file-*). Distributions that ship an
     allow-list (RHEL 9.4+, Rocky 10) leave them out; the error names the command and how to enable it.
@@ -193,6 +230,11 @@ from ansible.utils.display import Display
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError
+from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
+    ExecutorUnavailable,
+    PersistentExecutor,
+    pipelined_interpreter,
+)
 from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options, to_ansible_error
 
 display = Display()
@@ -249,7 +291,9 @@ class Connection(ConnectionBase):
         self._connected = False
 
     def reset(self) -> None:
-        """meta: reset_connection: drop the channel and everything learned about the guest."""
+        """meta: reset_connection: drop the channel and everything learned about the guest (and stop the executor)."""
+        if self.get_option("executor") == "persistent":
+            self._stop_executor()
         self.close()
         self._client = None
         self._user = None
@@ -264,9 +308,13 @@ class Connection(ConnectionBase):
         display.vvv(
             "EXEC %s%s" % (to_text(cmd), " (%d bytes on stdin)" % len(in_data) if in_data else ""), host=self._host
         )
-        argv = guest_exec.own_process_group(posix.run_as_argv(user, ["/bin/sh", "-c", to_text(cmd)]))
         command_timeout = float(self.get_option("command_timeout") or 0) or None
         poll = guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
+        if self.get_option("executor") == "persistent":
+            done = self._exec_in_executor(client, user, to_text(cmd), in_data, command_timeout, poll)
+            if done is not None:
+                return done.rc, done.stdout, done.stderr
+        argv = guest_exec.own_process_group(posix.run_as_argv(user, ["/bin/sh", "-c", to_text(cmd)]))
         result = self._call(
             guest_exec.run,
             client,
@@ -285,6 +333,55 @@ class Connection(ConnectionBase):
         display.vvvv("EXEC rc=%d, %d bytes stdout, %d bytes stderr, %.3f s" % (
             result.rc, len(stdout), len(stderr), result.duration), host=self._host)
         return result.rc, stdout, stderr
+
+    def _exec_in_executor(
+        self,
+        client: QgaClient,
+        user: posix.GuestUser,
+        cmd: str,
+        in_data: bytes | None,
+        timeout: float | None,
+        poll: guest_exec.PollPolicy,
+    ) -> guest_exec.ExecResult | None:
+        """Run a pipelined module in the persistent executor; None: run it the normal way (said at -vvv)."""
+        interpreter, reason = pipelined_interpreter(cmd, in_data)
+        if interpreter is not None and not user.is_root:
+            interpreter, reason = None, "remote_user %s is not root" % user.name
+        if interpreter is not None and self._call(guest_exec.guest_is_windows, client):
+            interpreter, reason = None, "a Windows guest"
+        if interpreter is None or in_data is None:
+            # Plain commands (no module on stdin) are not a fallback: said only at -vvvv.
+            (display.vvvv if not in_data else display.vvv)("EXECUTOR not used: %s" % reason, host=self._host)
+            return None
+        runner = self._executor(client, interpreter)
+        try:
+            worker_pid = self._call(runner.ensure_worker)[0]
+            job_id = self._call(runner.submit, in_data)
+        except ExecutorUnavailable as exc:
+            display.vvv("EXECUTOR not used: %s" % exc, host=self._host)
+            return None
+        display.vvv("EXECUTOR job %s in worker pid %d (%s)" % (job_id, worker_pid, runner.base), host=self._host)
+        result = t.cast(guest_exec.ExecResult, self._call(runner.wait, job_id, timeout, poll))
+        display.vvv("EXECUTOR job %s done (%s): rc=%d, %d bytes stdout, %d bytes stderr, %.3f s" % (
+            job_id, runner.how, result.rc, len(result.stdout), len(result.stderr), result.duration), host=self._host)
+        return result
+
+    def _executor(self, client: QgaClient, interpreter: str) -> PersistentExecutor:
+        return PersistentExecutor(
+            client,
+            interpreter,
+            posix.ROOT.environment(),
+            idle_timeout=float(self.get_option("executor_idle_timeout")),
+            log=lambda text: display.vvv(text, host=self._host),
+        )
+
+    def _stop_executor(self) -> None:
+        try:
+            runner = self._executor(self._require_client(), "")
+            if self._call(runner.stop):
+                display.vvv("EXECUTOR asked the worker in %s to stop" % runner.base, host=self._host)
+        except (AnsibleError, QgaError) as exc:
+            display.vvv("EXECUTOR could not be stopped: %s" % to_text(exc), host=self._host)
 
     def _python_hint(self, cmd: str, stderr: bytes) -> bytes:
         words = shlex.split(to_text(cmd)) if cmd else []

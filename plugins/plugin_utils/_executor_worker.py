@@ -1,0 +1,732 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The persistent executor's worker: runs IN THE GUEST, sent there by the qga connection plugin.
+
+Started as `PYTHON - BASE_DIR IDLE_TIMEOUT PYTHON` with this source on stdin (no file to keep
+in sync). It must run on the guest's python3 >= 3.6 with the standard library only, so:
+no `from __future__ import annotations`, typing generics, no dataclasses.
+
+Layout of BASE_DIR (/run/vmguest-qga/executor-<version>, 0700 root):
+  lock      flock()ed by the running manager (one per version)
+  pid       "PID STARTTIME INTERPRETER" of the manager
+  jobs/     ID.req  request written by the controller: a JSON header line + the AnsiballZ payload
+            ID.res  reply: a JSON header line {"rc", "out", "err", "how"} + stdout + stderr (renamed
+                    into place); "how" is "fresh" (own interpreter) or "preloaded" (zygote fork)
+            ID.cancel  kill the job; stop  exit once idle
+  cache/    KEY.zip  the module_utils zip a zygote imported from
+
+Processes: the manager (stdlib only) forks, for each distinct AnsiballZ zip content (KEY:
+a sha256 over its members' names, sizes and CRC-32s), a zygote that imports the zip's
+module_utils; later jobs whose zip has the same content run in a fork of that zygote.
+A job whose zip is new runs in a fresh interpreter, exactly as pipelining would, while
+its zygote warms up.
+"""
+
+import ctypes
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import sys
+import time
+import traceback
+import types
+import typing as t
+
+PROTOCOL = 1
+PARENT_DIR = "/run/vmguest-qga"
+IN_CLOSE_WRITE = 0x08
+IN_MOVED_TO = 0x80
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+# Without inotify the manager polls its jobs directory this often while jobs run or wait.
+POLL_INTERVAL = 0.02
+MAX_ZYGOTES = 6
+# The AnsiballZ wrapper passes its zip as a repr()ed keyword argument on a line of its own.
+ZIP_DATA = re.compile(rb"^zip_data='([A-Za-z0-9+/=]+)',$", re.MULTILINE)
+WRAPPER_MARK = b"_ANSIBALLZ_WRAPPER = True"
+
+
+def _content_key(zip_b64: bytes) -> t.Optional[str]:
+    """What identifies a payload zip's content: every member's name, size and CRC-32.
+
+    Not the zip's own bytes: the controller stamps members with the time it built them.
+    """
+    import base64
+    import io
+    import zipfile
+
+    digest = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(io.BytesIO(base64.b64decode(zip_b64))) as archive:
+            for member in sorted(archive.infolist(), key=lambda info: info.filename):
+                digest.update(("%s\0%d\0%d\n" % (member.filename, member.file_size, member.CRC)).encode())
+    except (ValueError, zipfile.BadZipFile):
+        return None
+    return digest.hexdigest()[:32]
+
+
+def _write_private(path: str, data: bytes) -> None:
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(handle, data)
+    finally:
+        os.close(handle)
+
+
+def _private_dir(path: str) -> None:
+    """Create `path` 0700; refuse one that is a symlink, not root's or open to others."""
+    try:
+        os.mkdir(path, 0o700)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+    info = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise SystemExit("vmguest-qga executor: %s is not a private directory of uid %d" % (path, os.getuid()))
+
+
+def _start_time(pid: int) -> t.Optional[str]:
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _close_fds(keep: t.Sequence[int] = ()) -> None:
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        names = [str(fd) for fd in range(3, 1024)]
+    for name in names:
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _status_to_rc(status: int) -> int:
+    # The pipelined command is `sh -c 'python && sleep 0'`: a signal-killed python is 128+N there.
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _read_header(path: str) -> t.Optional[t.Tuple[dict, int]]:
+    """The request's header and its length, once the request file is complete; else None."""
+    try:
+        with open(path, "rb") as handle:
+            line = handle.readline(4096)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError:
+        return None
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        header = json.loads(line.decode("utf-8"))
+    except ValueError:
+        return None
+    if size < len(line) + int(header.get("size", 0)):
+        return None
+    return header, len(line)
+
+
+def finish_job(jobs: str, job_id: str, status: int, how: str) -> None:
+    """Turn the job's output files into its reply (or drop them if the job was cancelled)."""
+    out_path, err_path = os.path.join(jobs, job_id + ".out"), os.path.join(jobs, job_id + ".err")
+    cancel = os.path.join(jobs, job_id + ".cancel")
+    try:
+        if os.path.exists(cancel):
+            return
+        sizes = [os.path.getsize(p) if os.path.exists(p) else 0 for p in (out_path, err_path)]
+        summary = {"rc": _status_to_rc(status), "out": sizes[0], "err": sizes[1], "how": how}
+        header = json.dumps(summary).encode() + b"\n"
+        partial = os.path.join(jobs, job_id + ".res.tmp")
+        handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(handle, "wb") as reply:
+            reply.write(header)
+            for path in (out_path, err_path):
+                if os.path.exists(path):
+                    with open(path, "rb") as part:
+                        shutil.copyfileobj(part, reply)
+        os.rename(partial, os.path.join(jobs, job_id + ".res"))
+    finally:
+        for path in (out_path, err_path):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _job_stdio(jobs: str, job_id: str) -> None:
+    """In a job's child: stdin /dev/null, stdout and stderr into the job's private files."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    for fd, suffix in ((1, ".out"), (2, ".err")):
+        handle = os.open(os.path.join(jobs, job_id + suffix), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(handle, fd)
+        os.close(handle)
+
+
+def _child_signals() -> None:
+    signal.set_wakeup_fd(-1)
+    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
+# ---------------------------------------------------------------------------------------- zygote
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    sys.stderr.write("%s\n" % (code,))
+    return 1
+
+
+def _finalize() -> None:
+    """What a fresh interpreter does at exit: join threads, run atexit handlers, flush."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except BaseException:  # noqa: S110 (exit path: nothing left to report to)
+            pass
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: S110
+            pass
+
+
+def run_payload(payload: bytes, base_path: t.List[str]) -> int:
+    """Run an AnsiballZ wrapper as `python -` with it on stdin would; return the exit code."""
+    sys.path[:] = base_path
+    sys.argv[:] = [""]
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = __builtins__
+    sys.modules["__main__"] = main
+    try:
+        code = compile(payload, "<stdin>", "exec", dont_inherit=True)
+        exec(code, main.__dict__)  # noqa: S102 (this is the executor)
+        status = 0
+    except SystemExit as exc:
+        status = _exit_code(exc)
+    except BaseException:
+        kind, value, trace = sys.exc_info()
+        sys.excepthook(kind, value, trace.tb_next if trace is not None else None)  # type: ignore[arg-type]
+        status = 1
+    try:
+        _finalize()
+    except SystemExit as exc:
+        status = _exit_code(exc)
+    return status
+
+
+def _preload(zip_path: str) -> None:
+    """Import every module_utils module the zip carries (the module's own code is not imported)."""
+    import importlib
+    import zipfile
+
+    sys.path.insert(0, zip_path)
+    with zipfile.ZipFile(zip_path) as archive:
+        names = [n for n in archive.namelist() if n.endswith(".py") and "/module_utils/" in n]
+    for name in sorted(names):
+        dotted = name[:-3].replace("/", ".")
+        if dotted.endswith(".__init__"):
+            dotted = dotted[: -len(".__init__")]
+        if "._ansiballz._extensions" in dotted or dotted.endswith("_respawn_wrapper"):
+            continue
+        try:
+            importlib.import_module(dotted)
+        except BaseException:  # noqa: S112 (optional imports fail just as they would in the module)
+            continue
+    sys.path.remove(zip_path)
+
+
+def zygote_main(control: socket.socket, jobs: str, zip_path: str, base_path: t.List[str]) -> None:
+    """Preload, then fork one child per job id received; report pids and exits to the manager."""
+    _preload(zip_path)
+    wakeup_r, wakeup_w = os.pipe()
+    for fd in (wakeup_r, wakeup_w):
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+    signal.set_wakeup_fd(wakeup_w)
+    signal.signal(signal.SIGCHLD, lambda *_args: None)
+    running = {}  # type: t.Dict[int, str]
+    buffer = b""
+    while True:
+        ready = select.select([control.fileno(), wakeup_r], [], [], 1.0)[0]
+        if wakeup_r in ready:
+            try:
+                os.read(wakeup_r, 4096)
+            except OSError:
+                pass
+        if control.fileno() in ready:
+            data = control.recv(65536)
+            if not data:
+                for pid in running:
+                    _kill_group(pid)
+                os._exit(0)
+            buffer += data
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                job_id = line.decode("ascii")
+                pid = _fork_job(jobs, job_id, base_path, control)
+                running[pid] = job_id
+                control.sendall(b"started %s %d\n" % (line, pid))
+        for pid, status in _reap(list(running)):
+            job_id = running.pop(pid)
+            finish_job(jobs, job_id, status, "preloaded")
+            control.sendall(b"done %s\n" % job_id.encode("ascii"))
+
+
+def _fork_job(jobs: str, job_id: str, base_path: t.List[str], control: socket.socket) -> int:
+    request = os.path.join(jobs, job_id + ".in")
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 1
+    try:
+        os.setsid()
+        _child_signals()
+        control.close()
+        _close_fds()
+        with open(request, "rb") as handle:
+            handle.readline()
+            payload = handle.read()
+        os.unlink(request)
+        _job_stdio(jobs, job_id)
+        status = run_payload(payload, base_path)
+    except BaseException:
+        traceback.print_exc()
+    os._exit(status)
+
+
+def _reap(pids: t.List[int]) -> t.List[t.Tuple[int, int]]:
+    done = []
+    for pid in pids:
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            reaped, status = pid, 255 << 8
+        if reaped:
+            done.append((pid, status))
+    return done
+
+
+def _kill_group(pid: int) -> None:
+    for target in (-pid, pid):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _guard_fresh_job(jobs: str, job_id: str, stdin: int, interpreter: str, manager: int) -> None:
+    """Lead the job's process group; run the interpreter in it; kill the group if the manager dies."""
+    os.setsid()
+    _child_signals()
+    _close_fds(keep=[stdin])
+    signal.signal(signal.SIGTERM, lambda *_args: os.killpg(0, signal.SIGKILL))
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != manager:
+        os.killpg(0, signal.SIGKILL)
+    child = os.fork()
+    if child == 0:
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _job_stdio(jobs, job_id)
+            os.dup2(stdin, 0)
+            _close_fds()
+            os.execv(interpreter, [interpreter])  # noqa: S606 (the pipelined command)
+        finally:
+            os._exit(127)
+    os.close(stdin)
+    while True:
+        try:
+            status = os.waitpid(child, 0)[1]
+            break
+        except InterruptedError:
+            continue
+    os._exit(_status_to_rc(status))
+
+
+# --------------------------------------------------------------------------------------- manager
+
+
+class Zygote:
+    """A forked, preloaded interpreter for one AnsiballZ zip."""
+
+    def __init__(self, pid: int, control: socket.socket) -> None:
+        self.pid = pid
+        self.control = control
+        self.buffer = b""
+        self.used = time.monotonic()
+
+
+class Manager:
+    """The long-lived worker: watches the jobs directory, dispatches, exits when idle."""
+
+    def __init__(self, base: str, idle_timeout: float, interpreter: str, lock_fd: int) -> None:
+        self.base = base
+        self.interpreter = interpreter
+        self.jobs = os.path.join(base, "jobs")
+        self.cache = os.path.join(base, "cache")
+        self.idle_timeout = idle_timeout
+        self.lock_fd = lock_fd
+        self.base_path = list(sys.path)
+        self.zygotes = {}  # type: t.Dict[str, Zygote]
+        self.running = {}  # type: t.Dict[str, t.Tuple[int, t.Optional[str]]]
+        self.fresh = {}  # type: t.Dict[int, str]
+        self.last_activity = time.monotonic()
+        self.stopping = False
+        self.wakeup_r, wakeup_w = os.pipe()
+        for fd in (self.wakeup_r, wakeup_w):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        signal.set_wakeup_fd(wakeup_w)
+        signal.signal(signal.SIGCHLD, lambda *_args: None)
+        signal.signal(signal.SIGTERM, self._on_term)
+        self.inotify = self._watch()
+
+    def _on_term(self, *_args: object) -> None:
+        self.stopping = True
+
+    def _watch(self) -> t.Optional[int]:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+            if fd < 0:
+                return None
+            if libc.inotify_add_watch(fd, self.jobs.encode(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0:
+                os.close(fd)
+                return None
+            return int(fd)
+        except (OSError, AttributeError):
+            return None
+
+    def serve(self) -> None:
+        """The event loop."""
+        while True:
+            self._reap_fresh()
+            self._scan()
+            if not self.running and not self._pending():
+                idle_for = time.monotonic() - self.last_activity
+                if (self.stopping or idle_for >= self.idle_timeout) and self._close_door():
+                    return
+            self._wait()
+
+    def _wait(self) -> None:
+        watched = [self.wakeup_r] + [z.control for z in self.zygotes.values()]
+        if self.inotify is not None:
+            watched.append(self.inotify)
+        if self.inotify is None:
+            recently = time.monotonic() - self.last_activity < 5
+            timeout = POLL_INTERVAL if self.running or recently else min(0.2, self.idle_timeout)
+        else:
+            timeout = max(0.05, self.idle_timeout - (time.monotonic() - self.last_activity))
+        try:
+            ready = select.select(watched, [], [], timeout)[0]
+        except InterruptedError:
+            return
+        for item in ready:
+            if isinstance(item, socket.socket):
+                self._zygote_message(item)
+            else:
+                try:
+                    os.read(item, 65536)
+                except OSError:
+                    pass
+
+    def _pending(self) -> bool:
+        return any(name.endswith(".req") for name in self._names())
+
+    def _names(self) -> t.List[str]:
+        try:
+            return os.listdir(self.jobs)
+        except OSError:
+            return []
+
+    def _close_door(self) -> bool:
+        """Exit atomically: once jobs/ is renamed away no request can arrive unseen."""
+        closed = self.jobs + ".closed"
+        os.rename(self.jobs, closed)
+        if any(name.endswith(".req") for name in os.listdir(closed)):
+            os.rename(closed, self.jobs)
+            return False
+        return True
+
+    def _scan(self) -> None:
+        for name in self._names():
+            path = os.path.join(self.jobs, name)
+            job_id, _dot, kind = name.partition(".")
+            if kind == "req":
+                try:
+                    self._dispatch(job_id, path)
+                except (OSError, ValueError, KeyError) as exc:
+                    self._reject(job_id, "vmguest-qga executor: cannot run the request: %s\n" % exc)
+            elif kind == "cancel":
+                self._cancel(job_id, path)
+            elif kind == "res" and _size(path) == 0:
+                _unlink(path)  # the controller truncates a reply it has read
+            elif name == "stop":
+                _unlink(path)
+                self.stopping = True
+
+    def _dispatch(self, job_id: str, path: str) -> None:
+        found = _read_header(path)
+        if found is None:
+            return
+        header, header_len = found
+        self.last_activity = time.monotonic()
+        running_path = os.path.join(self.jobs, job_id + ".in")
+        os.rename(path, running_path)
+        with open(running_path, "rb") as handle:
+            handle.seek(header_len)
+            payload = handle.read()
+        zip_data = ZIP_DATA.search(payload) if WRAPPER_MARK in payload else None
+        key = _content_key(zip_data.group(1)) if zip_data else None
+        zygote = self.zygotes.get(key) if key else None
+        preloadable = header.get("interpreter") == self.interpreter
+        if zygote is not None and preloadable and key is not None:
+            zygote.used = time.monotonic()
+            try:
+                zygote.control.sendall(job_id.encode("ascii") + b"\n")
+                self.running[job_id] = (0, key)
+                return
+            except OSError:
+                self._zygote_died(key)
+        self._run_fresh(job_id, running_path, header_len, header)
+        if key and zip_data and preloadable:
+            self._start_zygote(key, zip_data.group(1))
+
+    def _reject(self, job_id: str, reason: str) -> None:
+        """Answer a request that could not run with exit code 255 and the reason on stderr."""
+        for suffix in (".req", ".in"):
+            _unlink(os.path.join(self.jobs, job_id + suffix))
+        _write_private(os.path.join(self.jobs, job_id + ".err"), reason.encode())
+        finish_job(self.jobs, job_id, 255 << 8, "rejected")
+
+    def _run_fresh(self, job_id: str, path: str, header_len: int, header: dict) -> None:
+        stdin = os.open(path, os.O_RDONLY)
+        os.lseek(stdin, header_len, os.SEEK_SET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _guard_fresh_job(self.jobs, job_id, stdin, header["interpreter"], manager=os.getppid())
+            finally:
+                os._exit(127)
+        os.close(stdin)
+        _unlink(path)
+        self.running[job_id] = (pid, None)
+        self.fresh[pid] = job_id
+
+    def _start_zygote(self, key: str, zip_b64: bytes) -> None:
+        import base64
+
+        if len(self.zygotes) >= MAX_ZYGOTES:
+            oldest = min(self.zygotes, key=lambda k: self.zygotes[k].used)
+            self._drop_zygote(oldest)
+        zip_path = os.path.join(self.cache, key + ".zip")
+        _write_private(zip_path, base64.b64decode(zip_b64))
+        manager_end, zygote_end = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                manager_end.close()
+                _child_signals()
+                _close_fds(keep=[zygote_end.fileno()])
+                zygote_main(zygote_end, self.jobs, zip_path, self.base_path)
+            except BaseException:
+                status = 1
+            os._exit(status)
+        zygote_end.close()
+        self.zygotes[key] = Zygote(pid, manager_end)
+
+    def _drop_zygote(self, key: str) -> None:
+        zygote = self.zygotes.pop(key)
+        zygote.control.close()
+        try:
+            os.kill(zygote.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        _unlink(os.path.join(self.cache, key + ".zip"))
+
+    def _zygote_message(self, control: socket.socket) -> None:
+        key = next((k for k, z in self.zygotes.items() if z.control is control), None)
+        if key is None:
+            return
+        zygote = self.zygotes[key]
+        data = control.recv(65536)
+        if not data:
+            self._zygote_died(key)
+            return
+        zygote.buffer += data
+        while b"\n" in zygote.buffer:
+            line, zygote.buffer = zygote.buffer.split(b"\n", 1)
+            words = line.decode("ascii").split()
+            if words[0] == "started":
+                self.running[words[1]] = (int(words[2]), key)
+            elif words[0] == "done":
+                self.running.pop(words[1], None)
+                self.last_activity = time.monotonic()
+
+    def _zygote_died(self, key: str) -> None:
+        zygote = self.zygotes.pop(key)
+        zygote.control.close()
+        for job_id, (pid, owner) in list(self.running.items()):
+            if owner == key:
+                if pid:
+                    _kill_group(pid)
+                self.running.pop(job_id)
+                _write_private(os.path.join(self.jobs, job_id + ".err"), b"vmguest-qga executor: the zygote died\n")
+                finish_job(self.jobs, job_id, 255 << 8, "preloaded")
+
+    def _reap_fresh(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if not pid:
+                return
+            job_id = self.fresh.pop(pid, None)
+            if job_id is not None:
+                self.running.pop(job_id, None)
+                finish_job(self.jobs, job_id, status, "fresh")
+                self.last_activity = time.monotonic()
+            for key, zygote in list(self.zygotes.items()):
+                if zygote.pid == pid:
+                    self._zygote_died(key)
+
+    def _cancel(self, job_id: str, path: str) -> None:
+        pid = self.running.get(job_id, (0, None))[0]
+        if pid:
+            _kill_group(pid)
+            return  # the cancel file stays until the job is reaped: finish_job drops its output
+        if job_id in self.running:
+            return  # queued in a zygote, pid not known yet
+        for suffix in (".req", ".in", ".res", ".out", ".err"):
+            _unlink(os.path.join(self.jobs, job_id + suffix))
+        _unlink(path)
+
+    def shutdown(self) -> None:
+        """Stop the zygotes and remove every file of this worker."""
+        for key in list(self.zygotes):
+            self._drop_zygote(key)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return -1
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------------------- start
+
+
+def _stop_stale_versions(base: str) -> None:
+    """Stop workers of other versions (another controller release) and remove their files."""
+    own_source = os.path.basename(base).split("-")[1]
+    for name in os.listdir(PARENT_DIR):
+        other = os.path.join(PARENT_DIR, name)
+        if other == base or not name.startswith("executor-") or name.split("-")[1] == own_source:
+            continue
+        try:
+            with open(os.path.join(other, "pid")) as handle:
+                pid = int(handle.read().split()[0])
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                if other.encode() in handle.read():
+                    os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError, IndexError):
+            pass
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def _daemonize(ready_w: int) -> None:
+    """Leave the agent's process: new session, second fork, stdio on /dev/null."""
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def main(argv: t.List[str]) -> int:
+    """Start a manager for BASE (unless one runs) and return once it is ready."""
+    base, idle_timeout, interpreter = argv[1], float(argv[2]), argv[3]
+    if os.path.dirname(base) != PARENT_DIR or not os.path.basename(base).startswith("executor-"):
+        sys.stderr.write("vmguest-qga executor: refusing base directory %s\n" % base)
+        return 2
+    old_umask = os.umask(0o077)
+    _private_dir(PARENT_DIR)
+    _private_dir(base)
+    os.umask(old_umask)
+    lock_fd = os.open(os.path.join(base, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return 0  # another controller started it a moment ago
+    _stop_stale_versions(base)
+    for name in ("jobs", "jobs.closed", "cache"):
+        shutil.rmtree(os.path.join(base, name), ignore_errors=True)  # a dead manager's leftovers
+    for name in ("jobs", "cache"):
+        _private_dir(os.path.join(base, name))
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(ready_w)
+        os.close(lock_fd)
+        answer = os.read(ready_r, 64)
+        os.waitpid(pid, 0)
+        return 0 if answer.startswith(b"ready") else 1
+    os.close(ready_r)
+    _daemonize(ready_w)
+    manager = Manager(base, idle_timeout, interpreter, lock_fd)
+    partial = os.path.join(base, "pid.tmp")
+    _write_private(partial, ("%d %s %s\n" % (os.getpid(), _start_time(os.getpid()), interpreter)).encode())
+    os.rename(partial, os.path.join(base, "pid"))
+    os.write(ready_w, b"ready")
+    os.close(ready_w)
+    try:
+        manager.serve()
+    finally:
+        manager.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

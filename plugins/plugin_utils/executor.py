@@ -1,0 +1,290 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The persistent in-guest executor, controller side (opt-in: ansible_qga_executor=persistent).
+
+A pipelined Python task normally costs a fresh guest interpreter (seconds under TCG).
+Here one worker per guest (_executor_worker.py, started detached through guest-exec)
+runs each task in a fork of an interpreter that already imported the task's module_utils.
+Requests and replies are private files under /run/vmguest-qga/executor-VERSION/ moved
+with guest-file-write/read only: no guest-exec per task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import shlex
+import time
+import typing as t
+
+from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
+    QgaCommandError,
+    QgaError,
+    QgaExecError,
+    QgaExecTimeout,
+    QgaFileError,
+)
+
+if t.TYPE_CHECKING:
+    from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+
+PARENT_DIR = "/run/vmguest-qga"
+WORKER_SOURCE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_executor_worker.py")
+# Seconds a starting worker may take: a fresh interpreter under TCG needs 1-2 s.
+START_TIMEOUT = 120.0
+# How often the worker's liveness is checked while waiting for a reply.
+LIVENESS_INTERVAL = 1.0
+PIPELINED_SUFFIX = ["&&", "sleep", "0"]
+SHELL_SPECIALS = set("$`;|&<>()*?[]{}~!#\\\"'\n")
+
+
+class ExecutorUnavailable(Exception):
+    """The executor cannot take this task; the caller runs it the normal way."""
+
+
+def worker_source() -> bytes:
+    """The worker's code, sent to the guest on every start (it never lives in a file there)."""
+    with open(WORKER_SOURCE_PATH, "rb") as handle:
+        return handle.read()
+
+
+def pipelined_interpreter(cmd: str, in_data: bytes | None) -> tuple[str | None, str]:
+    """The interpreter of a plain pipelined AnsiballZ task, or None and why the executor can't take it.
+
+    Only `/bin/sh -c 'INTERPRETER && sleep 0'` with an AnsiballZ wrapper on stdin qualifies:
+    become wrappers, environment assignments and anything else keep the normal path.
+    """
+    if not in_data:
+        return None, "no pipelined module on stdin"
+    if b"_ANSIBALLZ_WRAPPER = True" not in in_data or b"\nzip_data='" not in in_data:
+        return None, "stdin is not an AnsiballZ module"
+    try:
+        words = shlex.split(cmd)
+    except ValueError:
+        return None, "unparsable command"
+    if len(words) != 3 or words[:2] != ["/bin/sh", "-c"]:
+        return None, "not a /bin/sh -c command"
+    inner = words[2]
+    if any(char in SHELL_SPECIALS for char in inner.replace("&&", "")):
+        return None, "command has shell syntax beyond 'INTERPRETER && sleep 0' (become or environment?)"
+    inner_words = inner.split()
+    if len(inner_words) != 4 or inner_words[1:] != PIPELINED_SUFFIX or not inner_words[0].startswith("/"):
+        return None, "command is not 'INTERPRETER && sleep 0' (become, environment or interpreter arguments)"
+    return inner_words[0], ""
+
+
+def version_of(env: t.Mapping[str, str]) -> str:
+    """`SOURCE-CONFIG`: a new controller release changes SOURCE, another base environment CONFIG.
+
+    The interpreter is not part of it: the worker runs on the first task's interpreter and
+    runs tasks for any other one in a fresh process (so reset_connection can find it).
+    """
+    source = hashlib.sha256(worker_source()).hexdigest()[:12]
+    config = hashlib.sha256(json.dumps(sorted(env.items())).encode()).hexdigest()[:8]
+    return "%s-%s" % (source, config)
+
+
+class PersistentExecutor:
+    """Runs pipelined AnsiballZ payloads in the guest's worker; starts it when needed."""
+
+    def __init__(
+        self,
+        client: QgaClient,
+        interpreter: str,
+        env: t.Mapping[str, str],
+        idle_timeout: float,
+        log: t.Callable[[str], None],
+    ) -> None:
+        self.client = client
+        self.interpreter = interpreter
+        self.env = dict(env)
+        self.idle_timeout = idle_timeout
+        self.log = log
+        self.base = "%s/executor-%s" % (PARENT_DIR, version_of(env))
+        self.worker: tuple[int, str] | None = None
+        self.how = ""
+
+    # -- the worker ------------------------------------------------------------
+
+    def ensure_worker(self) -> tuple[int, str]:
+        """(pid, start time) of a live worker of this version, started if none runs."""
+        try:
+            running = self._running_worker()
+            if running is None:
+                self._start()
+                running = self._running_worker()
+        except (QgaCommandError, QgaFileError) as exc:
+            raise ExecutorUnavailable("the agent refused %s: %s" % (exc.command, exc.reason)) from None
+        if running is None:
+            raise ExecutorUnavailable("the worker did not come up (no pid file in %s)" % self.base)
+        pid, start_time, interpreter = running
+        if interpreter != self.interpreter:
+            # Its preloaded interpreter is not the one this task asks for: pipelining is exact, the worker not.
+            raise ExecutorUnavailable("the worker runs %s, the task wants %s" % (interpreter, self.interpreter))
+        self.worker = (pid, start_time)
+        return self.worker
+
+    def _running_worker(self) -> tuple[int, str, str] | None:
+        try:
+            pid_text = files.read_bytes(self.client, self.base + "/pid", max_bytes=4096).decode("utf-8")
+            pid, start_time, interpreter = pid_text.rstrip("\n").split(" ", 2)
+        except (QgaCommandError, QgaFileError, ValueError):
+            return None
+        if _start_time(self.client, int(pid)) != start_time:
+            return None
+        return int(pid), start_time, interpreter
+
+    def _start(self) -> None:
+        argv = ["/bin/sh", "-c", 'exec "$0" - "$1" "$2" "$0"', self.interpreter, self.base, "%g" % self.idle_timeout]
+        started = time.monotonic()
+        result = guest_exec.run(
+            self.client, argv, stdin=worker_source(), env=self.env, clean_env=True, timeout=START_TIMEOUT
+        )
+        if result.rc != 0:
+            reason = result.stderr.decode("utf-8", "replace").strip() or "exit code %d" % result.rc
+            raise ExecutorUnavailable("starting the worker with %s failed: %s" % (self.interpreter, reason[-500:]))
+        self.log("EXECUTOR started the worker in %s (%.2f s)" % (self.base, time.monotonic() - started))
+
+    def alive(self) -> bool:
+        """Whether the worker this executor talks to still runs."""
+        return self.worker is not None and _start_time(self.client, self.worker[0]) == self.worker[1]
+
+    # -- one task ----------------------------------------------------------------
+
+    def submit(self, payload: bytes) -> str:
+        """Write the request; return its job id. Raises ExecutorUnavailable if nothing was queued."""
+        job_id = secrets.token_hex(12)
+        header = json.dumps({"protocol": 1, "size": len(payload), "interpreter": self.interpreter}).encode() + b"\n"
+        path = "%s/jobs/%s.req" % (self.base, job_id)
+        try:
+            files.write_file(self.client, path, _Concat(header, payload))
+        except (QgaCommandError, QgaFileError) as exc:
+            # No file: the worker was stopping (its jobs directory is renamed away) or it is gone.
+            raise ExecutorUnavailable("the request could not be queued: %s" % exc.reason) from None
+        return job_id
+
+    def wait(
+        self, job_id: str, timeout: float | None, poll: guest_exec.PollPolicy
+    ) -> guest_exec.ExecResult:
+        """Wait for the reply of `job_id`; cancel (kill) the job on timeout or interruption."""
+        try:
+            return self._wait(job_id, timeout, poll)
+        except (QgaExecTimeout, GeneratorExit):
+            raise
+        except BaseException:
+            self.cancel(job_id)
+            raise
+
+    def _wait(self, job_id: str, timeout: float | None, poll: guest_exec.PollPolicy) -> guest_exec.ExecResult:
+        # self.how is set from the reply: "fresh" (own interpreter) or "preloaded" (zygote fork).
+        started = time.monotonic()
+        next_check = started + LIVENESS_INTERVAL
+        intervals = poll.intervals()
+        reply_path = "%s/jobs/%s.res" % (self.base, job_id)
+        while True:
+            reply = self._read_reply(reply_path)
+            if reply is not None:
+                result, self.how = _parse_reply(reply, time.monotonic() - started)
+                return result
+            now = time.monotonic()
+            if timeout is not None and now - started >= timeout:
+                self.cancel(job_id)
+                raise QgaExecTimeout(
+                    "the task was still running in the persistent executor after %.1f s; it was killed" % timeout,
+                    channel=self.client.channel,
+                    command="guest-exec",
+                )
+            if now >= next_check:
+                next_check = now + LIVENESS_INTERVAL
+                if not self.alive():
+                    raise QgaExecError(
+                        "the persistent executor (pid %d) died while the task was queued or running, so the "
+                        "task may or may not have run; the next task starts a new worker"
+                        % (self.worker[0] if self.worker else -1),
+                        channel=self.client.channel,
+                        command="guest-exec",
+                    )
+            time.sleep(next(intervals))
+
+    def _read_reply(self, path: str) -> bytes | None:
+        try:
+            guest_file = files.GuestFile(self.client, path, "r")
+        except (QgaCommandError, QgaFileError):
+            return None
+        sink = io.BytesIO()
+        with guest_file:
+            while True:
+                data, eof = guest_file.read(files.read_chunk_size(self.client))
+                sink.write(data)
+                if eof or not data:
+                    break
+        # Truncating is the acknowledgement: the output is gone at once and the worker removes the file.
+        files.GuestFile(self.client, path, "w").close()
+        return sink.getvalue()
+
+    def cancel(self, job_id: str) -> None:
+        """Ask the worker to kill the job and drop its output. Best effort."""
+        try:
+            files.GuestFile(self.client, "%s/jobs/%s.cancel" % (self.base, job_id), "w").close()
+        except QgaError:
+            pass
+
+    def stop(self) -> bool:
+        """Ask a running worker of this version to exit once idle; True if one was asked."""
+        if self._running_worker() is None:
+            return False
+        try:
+            files.GuestFile(self.client, self.base + "/jobs/stop", "w").close()
+        except QgaError:
+            return False
+        return True
+
+
+class _Concat(io.RawIOBase):
+    """Two byte strings read as one stream, without copying the payload."""
+
+    def __init__(self, first: bytes, second: bytes) -> None:
+        super().__init__()
+        self.parts = [memoryview(first), memoryview(second)]
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while self.parts and (size < 0 or len(out) < size):
+            part = self.parts[0]
+            take = len(part) if size < 0 else min(len(part), size - len(out))
+            out += part[:take]
+            self.parts[0] = part[take:]
+            if not len(self.parts[0]):
+                self.parts.pop(0)
+        return bytes(out)
+
+
+def _start_time(client: QgaClient, pid: int) -> str | None:
+    try:
+        stat = files.read_bytes(client, "/proc/%d/stat" % pid, max_bytes=4096).decode("ascii", "replace")
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (QgaCommandError, QgaFileError, IndexError):
+        return None
+
+
+def _parse_reply(reply: bytes, duration: float) -> tuple[guest_exec.ExecResult, str]:
+    header_line, _newline, body = reply.partition(b"\n")
+    header = json.loads(header_line)
+    out_size = int(header["out"])
+    result = guest_exec.ExecResult(
+        pid=0,
+        exitcode=int(header["rc"]),
+        signal=None,
+        stdout=body[:out_size],
+        stderr=body[out_size : out_size + int(header["err"])],
+        duration=duration,
+    )
+    return result, str(header.get("how", ""))

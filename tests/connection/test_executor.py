@@ -1,0 +1,410 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The persistent in-guest executor (ansible_qga_executor: persistent), against real agents.
+
+On the host agent the "guest" is this machine: the worker runs here as root under
+/run/vmguest-qga. Every test stops the workers it started (by the pid in their pid file)
+and removes their directories.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import typing as t
+import uuid
+
+import pytest
+from ansible_run import AnsibleRun, run_playbook
+from executor_workers import PARENT_DIR, process_exists, running_workers, stop_worker, wait_for
+from hostagent import HostAgent
+
+CONNECTION = "vmguest.qga.qga"
+JOB_LINE = re.compile(r"EXECUTOR job (\w+) in worker pid (\d+) \((\S+)\)")
+DONE_LINE = re.compile(r"EXECUTOR job (\w+) done \((\w+)\): rc=(-?\d+)")
+WORKER_SOURCE = os.path.join(
+    os.path.dirname(__file__), "..", "..", "plugins", "plugin_utils", "_executor_worker.py"
+)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def executor_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
+    """A host on `channel` with the persistent executor on."""
+    return {
+        "ansible_connection": CONNECTION,
+        "ansible_qga_channel": channel,
+        "ansible_qga_executor": "persistent",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        **extra,
+    }
+
+
+def play(tasks: str, hosts: str = "all") -> str:
+    return "- hosts: %s\n  gather_facts: false\n  tasks:\n%s" % (hosts, tasks)
+
+
+def ok(run: AnsibleRun, name: str) -> dict[str, t.Any]:
+    entry = run.task(name)
+    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output[-5000:])
+    return t.cast("dict[str, t.Any]", entry["result"])
+
+
+def failed(run: AnsibleRun, name: str) -> dict[str, t.Any]:
+    entry = run.task(name)
+    assert entry["status"] == "failed", "%s: %s\n%s" % (name, entry, run.output[-5000:])
+    return t.cast("dict[str, t.Any]", entry["result"])
+
+
+def worker_pids(run: AnsibleRun) -> list[int]:
+    """The worker pid of every task the executor ran, in order."""
+    return [int(match.group(2)) for match in JOB_LINE.finditer(run.output)]
+
+
+def how_jobs_ran(run: AnsibleRun) -> list[str]:
+    """'fresh' or 'preloaded' for every task the executor ran, in order."""
+    return [match.group(2) for match in DONE_LINE.finditer(run.output)]
+
+
+@pytest.fixture(autouse=True)
+def own_workers() -> t.Iterator[None]:
+    """Stop every worker that appeared during the test."""
+    before = set(running_workers())
+    yield
+    for pid, directory in running_workers().items():
+        if pid not in before:
+            stop_worker(pid, directory)
+
+
+@pytest.fixture
+def unique_sleep(tmp_path: t.Any) -> t.Iterator[str]:
+    """A copy of sleep under a name of its own; whatever still runs it afterwards is killed by pid."""
+    path = str(tmp_path / ("qga-exec-sleep-%s" % uuid.uuid4().hex[:12]))
+    shutil.copy2(shutil.which("sleep") or "/bin/sleep", path)
+    yield path
+    for pid in sleepers(path):
+        os.kill(pid, signal.SIGKILL)
+
+
+def sleepers(path: str) -> list[int]:
+    proc = subprocess.run(["pgrep", "-f", os.path.basename(path)], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in proc.stdout.split()]
+
+
+COMMANDS = """
+    - name: first
+      command: echo one
+    - name: second
+      command: echo two
+    - name: third
+      command: echo three
+"""
+
+
+# ------------------------------------------------------------------------------- host agent tests
+
+
+def test_one_worker_runs_every_task_and_later_ones_in_a_preloaded_fork(host_agent: HostAgent) -> None:
+    run = run_playbook(play(COMMANDS), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    assert [ok(run, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
+    pids = worker_pids(run)
+    assert len(pids) == 3 and len(set(pids)) == 1, run.output
+    assert how_jobs_ran(run) == ["fresh", "preloaded", "preloaded"], run.output
+    directory = JOB_LINE.search(run.output).group(3)  # type: ignore[union-attr]
+    assert oct(os.stat(directory).st_mode & 0o777) == "0o700"
+    assert os.stat(directory).st_uid == 0
+    assert oct(os.stat(PARENT_DIR).st_mode & 0o777) == "0o700"
+
+
+def test_worker_outlives_the_play_and_serves_the_next_one(host_agent: HostAgent) -> None:
+    hosts = {"h": executor_host(host_agent.channel)}
+    first = run_playbook(play(COMMANDS), hosts, args=["-vvv"])
+    second = run_playbook(play(COMMANDS), hosts, args=["-vvv"])
+    assert first.rc == 0 and second.rc == 0, first.output + second.output
+    assert set(worker_pids(first)) == set(worker_pids(second))
+    assert how_jobs_ran(second) == ["preloaded"] * 3
+
+
+def test_results_match_pipelining(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    """rc, stdout/stderr, module failures, check mode, diff and large output, with and without the executor."""
+    target = tmp_path / "target.txt"
+    target.write_text("old\n")
+    tasks = """
+    - name: nonzero
+      command: sh -c 'echo out; echo err >&2; exit 3'
+      ignore_errors: true
+    - name: missing executable
+      command: /nonexistent/program
+      ignore_errors: true
+    - name: module failure
+      file:
+        path: /nonexistent/dir/file
+        state: touch
+      ignore_errors: true
+    - name: check and diff
+      copy:
+        content: "new\\n"
+        dest: "%s"
+      check_mode: true
+      diff: true
+    - name: large output
+      shell: head -c 3000000 /dev/zero | tr '\\0' x; echo; echo tail-marker
+    - name: cwd and env
+      shell: pwd; echo "$HOME $LANG $PATH"; id -u; umask
+""" % target
+    results = {}
+    for executor in ("pipelining", "persistent"):
+        hosts = {"h": executor_host(host_agent.channel, ansible_qga_executor=executor)}
+        run = run_playbook(play(tasks), hosts, args=["-vvv"])
+        assert run.rc == 0, run.output
+        if executor == "persistent":
+            assert len(worker_pids(run)) >= 6, run.output
+        results[executor] = {
+            name: {key: run.task(name)["result"].get(key) for key in ("rc", "stdout", "stderr", "msg", "changed")}
+            | {"status": run.task(name)["status"], "diff": run.task(name)["result"].get("diff")}
+            for name in ("nonzero", "missing executable", "module failure", "check and diff", "large output",
+                         "cwd and env")
+        }
+    assert results["persistent"] == results["pipelining"]
+    assert results["persistent"]["nonzero"]["rc"] == 3
+    assert results["persistent"]["large output"]["stdout"].endswith("tail-marker")
+    assert target.read_text() == "old\n"
+
+
+def test_fallbacks_are_said_at_vvv_and_behave_as_before(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    tasks = """
+    - name: raw
+      raw: echo raw-ok
+    - name: environment
+      command: printenv QGA_EXEC_TEST
+      environment:
+        QGA_EXEC_TEST: from-environment
+    - name: other user
+      command: id -un
+      vars:
+        ansible_user: daemon
+"""
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert ok(run, "raw")["stdout"].strip() == "raw-ok"
+    assert ok(run, "environment")["stdout"] == "from-environment"
+    assert ok(run, "other user")["stdout"] == "daemon"
+    assert "EXECUTOR not used: command is not 'INTERPRETER && sleep 0'" in run.output
+    assert "EXECUTOR not used: remote_user daemon is not root" in run.output
+    assert worker_pids(run) == []
+
+
+def test_guest_without_python_falls_back_with_the_usual_hint(host_agent: HostAgent) -> None:
+    tasks = "    - name: ping\n      ping:\n"
+    host = executor_host(host_agent.channel, ansible_python_interpreter="/nonexistent/python3")
+    run = run_playbook(play(tasks), {"h": host}, args=["-vvv"])
+    result = failed(run, "ping")
+    assert "EXECUTOR not used: starting the worker with /nonexistent/python3 failed" in run.output
+    assert "no Python interpreter at /nonexistent/python3" in str(result.get("module_stderr", "")) + str(result)
+    assert running_workers() == {} or all("/nonexistent" not in d for d in running_workers().values())
+
+
+def test_no_log_secrets_leave_no_file_behind(host_agent: HostAgent) -> None:
+    secret = "s3cr3t-%s" % uuid.uuid4().hex
+    tasks = f"""
+    - name: secret
+      command: echo {secret}
+      no_log: true
+    - name: after
+      command: echo done
+"""
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    assert len(worker_pids(run)) == 2
+    assert secret not in run.output
+    directory = JOB_LINE.search(run.output).group(3)  # type: ignore[union-attr]
+    assert wait_for(lambda: os.listdir(directory + "/jobs") == [], 5), os.listdir(directory + "/jobs")
+    for root, _, names in os.walk(directory):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as handle:
+                assert secret.encode() not in handle.read(), name
+
+
+def test_command_timeout_kills_the_job_and_the_worker_goes_on(host_agent: HostAgent, unique_sleep: str) -> None:
+    tasks = f"""
+    - name: warm
+      command: echo warm
+    - name: too long
+      command: "{unique_sleep} 60"
+      vars:
+        ansible_qga_command_timeout: 2
+      ignore_errors: true
+    - name: after
+      command: echo after
+"""
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert "after 2.0 s; it was killed" in failed(run, "too long")["msg"]
+    assert ok(run, "after")["stdout"] == "after"
+    assert wait_for(lambda: not sleepers(unique_sleep), 10), "the timed-out job still runs"
+    assert len(set(worker_pids(run))) == 1
+
+
+@pytest.mark.fault
+def test_worker_killed_mid_task_fails_clearly_and_the_next_task_restarts_it(
+    host_agent: HostAgent, unique_sleep: str
+) -> None:
+    tasks = f"""
+    - name: warm
+      command: echo warm
+    - name: killed
+      command: "{unique_sleep} 120"
+      ignore_errors: true
+    - name: after
+      command: echo after
+"""
+    outcome: dict[str, AnsibleRun] = {}
+    player = threading.Thread(
+        target=lambda: outcome.setdefault(
+            "run", run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+        )
+    )
+    player.start()
+    try:
+        assert wait_for(lambda: bool(sleepers(unique_sleep)), 120), "the long task never started"
+        workers = running_workers()
+        assert len(workers) >= 1
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        player.join(300)
+    run = outcome["run"]
+    assert "persistent executor (pid" in failed(run, "killed")["msg"]
+    assert "died" in failed(run, "killed")["msg"]
+    assert ok(run, "after")["stdout"] == "after"
+    first, *_, last = worker_pids(run)
+    assert first != last
+    assert wait_for(lambda: not sleepers(unique_sleep), 10), "the killed worker's job still runs"
+
+
+@pytest.mark.fault
+def test_stale_worker_of_another_version_is_replaced(host_agent: HostAgent) -> None:
+    with open(WORKER_SOURCE, "rb") as handle:
+        old_source = handle.read() + b"\n# an older release\n"
+    stale_dir = PARENT_DIR + "/executor-0123456789ab-00000000"
+    started = subprocess.run(
+        ["/usr/bin/python3", "-", stale_dir, "600", "/usr/bin/python3"], input=old_source, capture_output=True,
+        check=False, timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
+    stale = {pid: d for pid, d in running_workers().items() if d == stale_dir}
+    assert len(stale) == 1
+    try:
+        run = run_playbook(play(COMMANDS), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+        assert run.rc == 0, run.output
+        (stale_pid,) = stale
+        assert wait_for(lambda: not process_exists(stale_pid), 10), "the stale worker still runs"
+        assert not os.path.exists(stale_dir)
+        assert stale_pid not in worker_pids(run)
+    finally:
+        for pid in stale:
+            stop_worker(pid, stale_dir)
+
+
+def test_two_plays_on_one_host_at_once(host_agent: HostAgent) -> None:
+    runs: list[AnsibleRun] = []
+    hosts = {"h": executor_host(host_agent.channel)}
+    threads = [threading.Thread(target=lambda: runs.append(run_playbook(play(COMMANDS), hosts, args=["-vvv"])))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    assert len(runs) == 2
+    for run in runs:
+        assert run.rc == 0, run.output
+        assert [ok(run, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
+    assert len(set(worker_pids(runs[0]) + worker_pids(runs[1]))) == 1
+
+
+def test_reset_connection_stops_the_worker(host_agent: HostAgent) -> None:
+    tasks = """
+    - name: before
+      command: echo before
+    - name: reset
+      meta: reset_connection
+    - name: after
+      command: echo after
+"""
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    before, after = worker_pids(run)
+    assert before != after
+    assert "EXECUTOR asked the worker in" in run.output
+    assert not process_exists(before)
+
+
+def test_idle_timeout_stops_the_worker_and_removes_its_files(host_agent: HostAgent) -> None:
+    host = executor_host(host_agent.channel, ansible_qga_executor_idle_timeout=2)
+    run = run_playbook(play("    - name: once\n      command: echo once\n"), {"h": host}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    (pid,) = worker_pids(run)
+    directory = JOB_LINE.search(run.output).group(3)  # type: ignore[union-attr]
+    assert wait_for(lambda: not process_exists(pid), 30), "the idle worker did not exit"
+    assert not os.path.exists(directory)
+
+
+# ------------------------------------------------------------------------------------ test VM tests
+
+
+def vm_executor_host(test_vm: t.Any, **extra: t.Any) -> dict[str, t.Any]:
+    return executor_host("unix:%s" % test_vm.agent_socket, **extra)
+
+
+def test_vm_tasks_run_in_one_worker_in_preloaded_forks(test_vm: t.Any) -> None:
+    tasks = COMMANDS + """
+    - name: worker files
+      raw: stat -c '%a %U %n' /run/vmguest-qga /run/vmguest-qga/executor-*; ls /run/vmguest-qga/executor-*/jobs | wc -l
+"""
+    run = run_playbook(play(tasks), {"vm": vm_executor_host(test_vm)}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    assert [ok(run, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
+    pids = worker_pids(run)
+    assert len(pids) == 3 and len(set(pids)) == 1, run.output
+    assert how_jobs_ran(run) == ["fresh", "preloaded", "preloaded"], run.output
+    *modes, jobs_left = ok(run, "worker files")["stdout_lines"]
+    assert [line.split()[:2] for line in modes] == [["700", "root"], ["700", "root"]]
+    assert jobs_left.strip() == "0"
+    stop = run_playbook(play("    - name: reset\n      meta: reset_connection\n"), {"vm": vm_executor_host(test_vm)})
+    assert stop.rc == 0, stop.output
+
+
+@pytest.mark.fault
+def test_vm_frozen_guest_does_not_use_the_executor(test_vm: t.Any) -> None:
+    tasks = """
+    - name: warm
+      command: echo warm
+    - block:
+        - name: freeze
+          vmguest.qga.qga_fsfreeze:
+            state: frozen
+            mountpoints: [/run/data]
+        - name: while frozen
+          command: echo frozen
+          ignore_errors: true
+      always:
+        - name: thaw
+          vmguest.qga.qga_fsfreeze:
+            state: thawed
+    - name: after thaw
+      command: echo thawed
+    - name: reset
+      meta: reset_connection
+"""
+    run = run_playbook(play(tasks), {"vm": vm_executor_host(test_vm)}, args=["-vvv"])
+    assert ok(run, "thaw")
+    result = failed(run, "while frozen")
+    assert "frozen" in str(result.get("msg", "")), result
+    # Only "warm" and "after thaw" reached the worker; the frozen task failed the normal way.
+    assert len(worker_pids(run)) == 2, run.output
+    assert ok(run, "after thaw")["stdout"] == "thawed"

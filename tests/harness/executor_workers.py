@@ -1,0 +1,58 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The persistent executor's workers on this machine (started through a host agent): find and stop them."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import time
+import typing as t
+
+PARENT_DIR = "/run/vmguest-qga"
+
+
+def running_workers() -> dict[int, str]:
+    """{pid: directory} of the executor workers on this machine (pid file + a live process naming it)."""
+    found = {}
+    for pid_file in glob.glob(PARENT_DIR + "/executor-*/pid"):
+        directory = os.path.dirname(pid_file)
+        try:
+            with open(pid_file) as handle:
+                pid = int(handle.read().split()[0])
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                if directory.encode() in handle.read():
+                    found[pid] = directory
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate: t.Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def stop_worker(pid: int, directory: str) -> None:
+    """Kill a worker (its zygotes and jobs follow it) and remove its directory."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_for(lambda: not process_exists(pid), 10)
+    shutil.rmtree(directory, ignore_errors=True)
