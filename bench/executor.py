@@ -59,10 +59,10 @@ def measure(channel_vars: dict[str, t.Any], runs: int) -> list[tuple[str, str, f
     persistent = {**channel_vars, "ansible_qga_executor": "persistent"}
     rows = []
     for name, playbook in (("1 command", ONE_COMMAND), ("10 commands", TEN_COMMANDS), ("gather_facts", GATHER_FACTS)):
-        rows.append((name, "pipelining", min(run_play(playbook, pipelining) for _ in range(runs))))
+        rows.append((name, "pipelining", min(run_play(playbook, pipelining) for _run in range(runs))))
         run_play(RESET, persistent)
         rows.append((name, "executor cold", run_play(playbook, persistent)))
-        rows.append((name, "executor warm", min(run_play(playbook, persistent) for _ in range(runs))))
+        rows.append((name, "executor warm", min(run_play(playbook, persistent) for _run in range(runs))))
     run_play(RESET, persistent)
     return rows
 

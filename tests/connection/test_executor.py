@@ -225,7 +225,7 @@ def test_no_log_secrets_leave_no_file_behind(host_agent: HostAgent) -> None:
     assert secret not in run.output
     directory = JOB_LINE.search(run.output).group(3)  # type: ignore[union-attr]
     assert wait_for(lambda: os.listdir(directory + "/jobs") == [], 5), os.listdir(directory + "/jobs")
-    for root, _, names in os.walk(directory):
+    for root, _dirs, names in os.walk(directory):
         for name in names:
             with open(os.path.join(root, name), "rb") as handle:
                 assert secret.encode() not in handle.read(), name
@@ -282,7 +282,8 @@ def test_worker_killed_mid_task_fails_clearly_and_the_next_task_restarts_it(
     assert "persistent executor (pid" in failed(run, "killed")["msg"]
     assert "died" in failed(run, "killed")["msg"]
     assert ok(run, "after")["stdout"] == "after"
-    first, *_, last = worker_pids(run)
+    pids = worker_pids(run)
+    first, last = pids[0], pids[-1]
     assert first != last
     assert wait_for(lambda: not sleepers(unique_sleep), 10), "the killed worker's job still runs"
 
@@ -315,7 +316,7 @@ def test_two_plays_on_one_host_at_once(host_agent: HostAgent) -> None:
     runs: list[AnsibleRun] = []
     hosts = {"h": executor_host(host_agent.channel)}
     threads = [threading.Thread(target=lambda: runs.append(run_playbook(play(COMMANDS), hosts, args=["-vvv"])))
-               for _ in range(2)]
+               for _play in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
