@@ -216,8 +216,14 @@ def test_a_request_over_the_transport_limit_is_refused_before_sending() -> None:
 
 def test_a_command_without_success_reply_returns_on_silence_and_raises_on_error() -> None:
     def handler(request: dict) -> list[bytes | float]:
+        if request["execute"] == "guest-sync":
+            return [reply(request["arguments"]["id"])]
+        if request["execute"] == "guest-fsfreeze-status":  # asked after "disabled": frozen or blocked?
+            return [reply("thawed")]
         if request["arguments"]["mode"] == "halt":
             return [error("CommandNotFound", "Command guest-shutdown has been disabled")]
+        if request["arguments"]["mode"] == "reboot":
+            return [2.0, error("GenericError", "slow check failed")]  # later than the old 1 s wait
         return []
 
     agent = ScriptedAgent(handler)
@@ -225,3 +231,5 @@ def test_a_command_without_success_reply_returns_on_silence_and_raises_on_error(
         assert qga.execute("guest-shutdown", {"mode": "powerdown"}) is None
         with pytest.raises(QgaCommandDisabled):
             qga.execute("guest-shutdown", {"mode": "halt"})
+        with pytest.raises(QgaCommandError, match="slow check failed"):
+            qga.execute("guest-shutdown", {"mode": "reboot"})

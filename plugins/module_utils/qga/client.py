@@ -44,6 +44,8 @@ DEFAULT_LOCK_TIMEOUT = 120.0
 # Commands that send no reply on success (QAPI 'success-response': false) may still
 # answer with an error right away (disabled, unsupported); wait this long for one.
 NO_REPLY_ERROR_WAIT = 1.0
+# On stream channels: how long to wait for the guest-sync sent after such a command.
+NO_REPLY_SYNC_WAIT = 10.0
 # What a frozen agent still runs (qemu-ga's freeze allow-list).
 FROZEN_ALLOWED = frozenset((
     "guest-ping", "guest-info", "guest-sync", "guest-sync-delimited", "guest-fsfreeze-status", "guest-fsfreeze-thaw",
@@ -291,13 +293,29 @@ class QgaClient:
             raise
 
     def _await_no_reply(self, command: str) -> dict[str, t.Any]:
+        """An error reply, or success: the agent answers a guest-sync sent right after the command.
+
+        The agent handles requests in order, so the sync's reply means the command was accepted
+        however long its checks took (a loaded TCG guest takes seconds); silence until
+        NO_REPLY_SYNC_WAIT (the guest going down first) also counts as success.
+        """
         self._needs_sync = True
+        if not isinstance(self._transport, StreamTransport):
+            raise AssertionError("isinstance(self._transport, StreamTransport)")
+        sync_id = secrets.randbelow(2**52) + 1
+        deadline = deadline_after(NO_REPLY_SYNC_WAIT)
         try:
-            reply = self._read_reply(command, deadline_after(NO_REPLY_ERROR_WAIT), NO_REPLY_ERROR_WAIT)
+            self._transport.send(json.dumps({"execute": "guest-sync", "arguments": {"id": sync_id}}).encode() + b"\n",
+                                 NO_REPLY_SYNC_WAIT)
+            while True:
+                reply = self._read_reply(command, deadline, NO_REPLY_SYNC_WAIT)
+                if "error" in reply:
+                    return reply
+                if reply.get("return") == sync_id:
+                    self._needs_sync = False
+                    return {"return": None}
         except (QgaTimeoutError, QgaChannelError):
-            # Silence (or the guest going down) is how these commands succeed.
             return {"return": None}
-        return reply
 
     def _read_reply(self, command: str, deadline: float, rpc_timeout: float) -> dict[str, t.Any]:
         while True:
