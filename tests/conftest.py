@@ -34,13 +34,11 @@ def vm_tests_required() -> bool:
 @pytest.fixture(scope="session", autouse=True)
 def stop_host_executor_workers() -> t.Iterator[None]:
     """Persistent-executor workers started through host agents run on this machine: stop them at the end."""
-    from executor_workers import running_workers, stop_worker
+    from executor_workers import running_workers, stop_workers_started_since
 
     before = set(running_workers())
     yield
-    for pid, directory in running_workers().items():
-        if pid not in before:
-            stop_worker(pid, directory)
+    stop_workers_started_since(before)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,14 @@ import uuid
 
 import pytest
 from ansible_run import AnsibleRun, run_playbook
-from executor_workers import PARENT_DIR, process_exists, running_workers, stop_worker, wait_for
+from executor_workers import (
+    PARENT_DIR,
+    process_exists,
+    running_workers,
+    stop_worker,
+    stop_workers_started_since,
+    wait_for,
+)
 from hostagent import HostAgent
 
 CONNECTION = "vmguest.qga.qga"
@@ -77,9 +84,7 @@ def own_workers() -> t.Iterator[None]:
     """Stop every worker that appeared during the test."""
     before = set(running_workers())
     yield
-    for pid, directory in running_workers().items():
-        if pid not in before:
-            stop_worker(pid, directory)
+    stop_workers_started_since(before)
 
 
 @pytest.fixture

@@ -80,13 +80,25 @@ def run_playbook(
     timeout: float = 600,
 ) -> AnsibleRun:
     """Run `playbook` (YAML text) against `hosts` ({name: vars}) and collect the task results."""
+    with tempfile.TemporaryDirectory(prefix="vmguest-qga-inventory-") as work:
+        return run_playbook_with_inventory(playbook, write_inventory(work, hosts), args, env, timeout)
+
+
+def run_playbook_with_inventory(
+    playbook: str,
+    inventory: str,
+    args: t.Sequence[str] = (),
+    env: t.Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> AnsibleRun:
+    """Run `playbook` (YAML text) with `-i inventory` (a path) and collect the task results."""
     with tempfile.TemporaryDirectory(prefix="vmguest-qga-play-") as work:
         play_path = os.path.join(work, "play.yml")
         with open(play_path, "w") as handle:
             handle.write(playbook)
         results_path = os.path.join(work, "results.json")
         proc = subprocess.run(
-            [_bin("ansible-playbook"), "-i", write_inventory(work, hosts), play_path, *args],
+            [_bin("ansible-playbook"), "-i", inventory, play_path, *args],
             env=ansible_env({**(env or {}), "QGA_TEST_RESULTS": results_path}),
             capture_output=True,
             text=True,

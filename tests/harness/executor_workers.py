@@ -56,3 +56,10 @@ def stop_worker(pid: int, directory: str) -> None:
         pass
     wait_for(lambda: not process_exists(pid), 10)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def stop_workers_started_since(before: t.Collection[int]) -> None:
+    """Stop every worker running now whose pid is not in `before` (a running_workers() taken earlier)."""
+    for pid, directory in running_workers().items():
+        if pid not in before:
+            stop_worker(pid, directory)

@@ -10,12 +10,11 @@ import os
 import re
 import socket
 import subprocess
-import tempfile
 import threading
 import typing as t
 from dataclasses import dataclass
 
-from ansible_run import AnsibleRun, _bin, ansible_env
+from ansible_run import AnsibleRun, _bin, ansible_env, run_playbook_with_inventory
 from hostagent import HostAgent
 
 PROBE_TIMEOUT_S = 2
@@ -87,25 +86,7 @@ def run_inventory(config: str, *args: str, env: t.Mapping[str, str] | None = Non
 
 def run_playbook_on(config: str, playbook: str, *args: str) -> AnsibleRun:
     """ansible-playbook with this plugin's config as the inventory; every task result collected."""
-    with tempfile.TemporaryDirectory(prefix="vmguest-qga-inv-play-") as work:
-        play_path = os.path.join(work, "play.yml")
-        with open(play_path, "w") as handle:
-            handle.write(playbook)
-        results_path = os.path.join(work, "results.json")
-        proc = subprocess.run(
-            [_bin("ansible-playbook"), "-i", config, play_path, *args],
-            env=ansible_env({"QGA_TEST_RESULTS": results_path}),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=work,
-            check=False,
-        )
-        results = []
-        if os.path.exists(results_path):
-            with open(results_path) as handle:
-                results = json.load(handle)
-    return AnsibleRun(proc.returncode, proc.stdout, proc.stderr, results)
+    return run_playbook_with_inventory(playbook, config, args)
 
 
 class NotAnAgent:
