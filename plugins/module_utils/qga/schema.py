@@ -5,7 +5,11 @@
 
 The data comes from ``_schema_data.py``, generated from the QAPI schema file by
 ``tools/qapi2jsonschema.py``.  Validation uses the jsonschema library (draft
-2020-12), imported only when a validator is first needed.  Errors are turned
+2020-12), imported only when a validator is first needed: a value first goes
+through a small check compiled from the same schema (importing jsonschema and
+building its validators costs a fresh process, i.e. every Ansible task, about
+0.2 s of CPU), and only a value that check refuses, or a schema with keywords it
+does not know, is handed to jsonschema, which decides and explains.  Errors are turned
 into plain English naming the argument or field path, never raw jsonschema
 dumps, and never echo string values (they may be secrets).
 """
@@ -26,6 +30,12 @@ _REF_PREFIX = "#/$defs/"
 
 # Compiled validators, by (command, "args" | "returns"): they run on every RPC.
 _VALIDATORS: dict[tuple[str, str], t.Any] = {}
+_FAST_CHECKS: dict[tuple[str, str], t.Callable[[t.Any], bool]] = {}
+# What the fast check understands; any other keyword sends the schema to jsonschema.
+_FAST_KEYWORDS = frozenset(
+    ("type", "minimum", "maximum", "properties", "required", "additionalProperties", "items", "enum", "const", "$ref")
+)
+_ANNOTATIONS = frozenset(("description", "$schema", "$defs"))
 _VALIDATOR_CLASS: list[t.Any] = []
 
 # int and int64 are just "an integer"; narrower ranges are spelled out.
@@ -86,6 +96,8 @@ def validate_arguments(command: str, arguments: dict | None, channel: str | None
                 command=command,
             )
         return
+    if _fast_check(command, "args")(arguments):
+        return
     errors = list(_validator(command, "args").iter_errors(arguments))
     if errors:
         problems = _explain(errors, "argument")
@@ -111,6 +123,8 @@ def validate_return(command: str, value: t.Any, channel: str | None = None) -> N
             channel=channel,
             command=command,
         )
+    if _fast_check(command, "returns")(value):
+        return
     errors = list(_validator(command, "returns").iter_errors(value))
     if errors:
         problems = _explain(errors, "field")
@@ -142,6 +156,25 @@ def _check_known(command: str, channel: str | None) -> None:
     )
 
 
+_NO_JSONSCHEMA = (
+    "validating guest agent arguments and replies needs the Python library jsonschema (4.0 or later) "
+    "on the machine that talks to the agent; install it, e.g. 'pip install jsonschema' "
+    "or the python3-jsonschema package"
+)
+
+
+def _require_jsonschema() -> None:
+    """Fail early and alike whether or not a value needs jsonschema: it is a dependency (found, not imported)."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+
+    try:
+        found = importlib.util.find_spec("jsonschema") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise QgaError(_NO_JSONSCHEMA)
+
+
 def _validator_class() -> t.Any:
     if _VALIDATOR_CLASS:
         return _VALIDATOR_CLASS[0]
@@ -149,11 +182,7 @@ def _validator_class() -> t.Any:
         import jsonschema  # pylint: disable=import-outside-toplevel
         from jsonschema import validators  # pylint: disable=import-outside-toplevel
     except ImportError as exc:
-        raise QgaError(
-            "validating guest agent arguments and replies needs the Python library jsonschema (4.0 or later) "
-            "on the machine that talks to the agent; install it, e.g. 'pip install jsonschema' "
-            "or the python3-jsonschema package"
-        ) from exc
+        raise QgaError(_NO_JSONSCHEMA) from exc
     base = getattr(jsonschema, "Draft202012Validator", None)
     if base is None:
         raise QgaError(
@@ -183,6 +212,140 @@ def _validator(command: str, direction: str) -> t.Any:
         validator = _validator_class()(root)
         _VALIDATORS[key] = validator
     return validator
+
+
+def _fast_check(command: str, direction: str) -> t.Callable[[t.Any], bool]:
+    """A predicate that is True only for values jsonschema would accept (False: ask jsonschema)."""
+    key = (command, direction)
+    check = _FAST_CHECKS.get(key)
+    if check is None:
+        _require_jsonschema()
+        check = _compile(_COMMANDS[command][direction], {}) or _never
+        _FAST_CHECKS[key] = check
+    return check
+
+
+def _never(_value: t.Any) -> bool:
+    return False
+
+
+_TYPE_TESTS: dict[str, t.Callable[[t.Any], bool]] = {
+    # Exact JSON types, as in _validator_class(): no bool for integer or number.
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "array": lambda value: isinstance(value, (list, tuple)),
+    "object": lambda value: isinstance(value, dict),
+    "null": lambda value: value is None,
+}
+
+
+def _compile(schema: t.Any, refs: dict[str, t.Any]) -> t.Callable[[t.Any], bool] | None:
+    """Compile a schema into a predicate, or None when it uses keywords the fast check does not know."""
+    if schema is True or schema == {}:
+        return lambda _value: True
+    if not isinstance(schema, dict):
+        return None
+    keywords = {k for k in schema if k not in _ANNOTATIONS and not k.startswith("x-")}
+    if not keywords <= _FAST_KEYWORDS:
+        return None
+    tests: list[t.Callable[[t.Any], bool]] = []
+    if "$ref" in schema:
+        target = _compile_ref(schema["$ref"], refs)
+        if target is None:
+            return None
+        tests.append(target)
+    if "type" in schema:
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not all(kind in _TYPE_TESTS for kind in kinds):
+            return None
+        kind_tests = [_TYPE_TESTS[kind] for kind in kinds]
+        tests.append(lambda value: any(test(value) for test in kind_tests))
+    if "enum" in schema or "const" in schema:
+        allowed = list(schema["enum"]) if "enum" in schema else [schema["const"]]
+        tests.append(lambda value: _json_in(value, allowed))
+    bounds = _compile_bounds(schema)
+    if bounds is not None:
+        tests.append(bounds)
+    for compiled in (_compile_object(schema, refs), _compile_items(schema, refs)):
+        if compiled is False:
+            return None
+        if compiled is not None:
+            tests.append(t.cast("t.Callable[[t.Any], bool]", compiled))
+    return lambda value: all(test(value) for test in tests)
+
+
+def _compile_ref(ref: str, refs: dict[str, t.Any]) -> t.Callable[[t.Any], bool] | None:
+    if not ref.startswith(_REF_PREFIX) or ref[len(_REF_PREFIX) :] not in _DEFS:
+        return None
+    if ref not in refs:
+        refs[ref] = None  # a recursive reference sees the placeholder and calls through refs
+        refs[ref] = _compile(_DEFS[ref[len(_REF_PREFIX) :]], refs) or False
+    if refs[ref] is False:
+        return None
+    # Looked up at call time (recursive definitions); a definition that failed to compile answers False.
+    return lambda value: bool(refs[ref]) and refs[ref](value)
+
+
+def _compile_bounds(schema: dict) -> t.Callable[[t.Any], bool] | None:
+    if "minimum" not in schema and "maximum" not in schema:
+        return None
+    low, high = schema.get("minimum"), schema.get("maximum")
+
+    def in_range(value: t.Any) -> bool:
+        if not _TYPE_TESTS["number"](value):
+            return True  # bounds apply to numbers only
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    return in_range
+
+
+def _compile_object(schema: dict, refs: dict[str, t.Any]) -> t.Callable[[t.Any], bool] | bool | None:
+    """The object keywords as one predicate; None: there are none; False: cannot compile."""
+    if not {"properties", "required", "additionalProperties"} & set(schema):
+        return None
+    members: dict[str, t.Callable[[t.Any], bool]] = {}
+    for name, sub in schema.get("properties", {}).items():
+        compiled = _compile(sub, refs)
+        if compiled is None:
+            return False
+        members[name] = compiled
+    required = list(schema.get("required", []))
+    extra = schema.get("additionalProperties", True)
+    extra_check = None if extra is False else _compile(extra, refs)
+    if extra is not False and extra_check is None:
+        return False
+
+    def check(value: t.Any) -> bool:
+        if not isinstance(value, dict):
+            return True  # object keywords apply to objects only
+        if any(name not in value for name in required):
+            return False
+        for name, member in value.items():
+            test = members.get(name, extra_check)
+            if test is None or not test(member):
+                return False
+        return True
+
+    return check
+
+
+def _compile_items(schema: dict, refs: dict[str, t.Any]) -> t.Callable[[t.Any], bool] | bool | None:
+    if "items" not in schema:
+        return None
+    item = _compile(schema["items"], refs)
+    if item is None:
+        return False
+    return lambda value: not isinstance(value, (list, tuple)) or all(item(element) for element in value)
+
+
+def _json_in(value: t.Any, allowed: list[t.Any]) -> bool:
+    """JSON equality for enum/const: True is not 1, 1.0 is 1."""
+    numbers = _TYPE_TESTS["number"]
+    return any(
+        (type(value) is type(option) or (numbers(value) and numbers(option))) and value == option for option in allowed
+    )
 
 
 def _resolve(schema: t.Any) -> dict:
