@@ -188,6 +188,25 @@ options:
         key: executor_idle_timeout
     vars:
       - name: ansible_qga_executor_idle_timeout
+  executor_wake:
+    description:
+      - How the persistent executor's worker notices a new request.
+      - V(inotify) wakes it the moment the request file is complete (it falls back to polling where the
+        guest has no inotify).
+      - V(poll) looks at its jobs directory every 20 ms while tasks arrive, every 0.2 s after 5 s without
+        one. Meant for guests where inotify misbehaves, and for measuring (C(bench/executor.py --wake)).
+      - Applies when a worker starts; a worker of the other mode is a different worker.
+    type: string
+    default: inotify
+    choices: [inotify, poll]
+    version_added: 0.1.0
+    env:
+      - name: VMGUEST_QGA_EXECUTOR_WAKE
+    ini:
+      - section: vmguest_qga
+        key: executor_wake
+    vars:
+      - name: ansible_qga_executor_wake
 notes:
   - The agent must allow C(guest-exec), C(guest-exec-status) and C(guest-file-*). Distributions that ship an
     allow-list (RHEL 9.4+, Rocky 10) leave them out; the error names the command and how to enable it.
@@ -355,16 +374,11 @@ class Connection(ConnectionBase):
             return None
         runner = self._executor(client, interpreter)
         try:
-            worker_pid = self._call(runner.ensure_worker)[0]
-            job_id = self._call(runner.submit, in_data)
+            self._call(runner.ensure_worker)
+            return t.cast(guest_exec.ExecResult, self._call(runner.run, in_data, timeout, poll))
         except ExecutorUnavailable as exc:
             display.vvv("EXECUTOR not used: %s" % exc, host=self._host)
             return None
-        display.vvv("EXECUTOR job %s in worker pid %d (%s)" % (job_id, worker_pid, runner.base), host=self._host)
-        result = t.cast(guest_exec.ExecResult, self._call(runner.wait, job_id, timeout, poll))
-        display.vvv("EXECUTOR job %s done (%s): rc=%d, %d bytes stdout, %d bytes stderr, %.3f s" % (
-            job_id, runner.how, result.rc, len(result.stdout), len(result.stderr), result.duration), host=self._host)
-        return result
 
     def _executor(self, client: QgaClient, interpreter: str) -> PersistentExecutor:
         return PersistentExecutor(
@@ -373,6 +387,7 @@ class Connection(ConnectionBase):
             posix.ROOT.environment(),
             idle_timeout=float(self.get_option("executor_idle_timeout")),
             log=lambda text: display.vvv(text, host=self._host),
+            wake=self.get_option("executor_wake"),
         )
 
     def _stop_executor(self) -> None:

@@ -3,16 +3,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The persistent executor's worker: runs IN THE GUEST, sent there by the qga connection plugin.
 
-Started as `PYTHON - BASE_DIR IDLE_TIMEOUT PYTHON` with this source on stdin (no file to keep
+Started as `PYTHON - BASE_DIR IDLE_TIMEOUT PYTHON [WAKE]` with this source on stdin (no file to keep
 in sync). It must run on the guest's python3 >= 3.6 with the standard library only, so:
 no `from __future__ import annotations`, typing generics, no dataclasses.
 
 Layout of BASE_DIR (/run/vmguest-qga/executor-<version>, 0700 root):
   lock      flock()ed by the running manager (one per version)
   pid       "PID STARTTIME INTERPRETER" of the manager
-  jobs/     ID.req  request written by the controller: a JSON header line + the AnsiballZ payload
-            ID.res  reply: a JSON header line {"rc", "out", "err", "how"} + stdout + stderr (renamed
-                    into place); "how" is "fresh" (own interpreter) or "preloaded" (zygote fork)
+  jobs/     ID.req  request written by the controller: a JSON header line + the AnsiballZ payload;
+                    with "zip": KEY in the header the payload's zip_data is empty ('') and the
+                    zip is the one cached under KEY (the controller sends it once, not every task)
+            ID.res  reply: a JSON header line {"rc", "out", "err", "how", "ran"} + stdout + stderr
+                    (renamed into place); "how" is "fresh" (own interpreter), "preloaded" (zygote
+                    fork) or "needzip" (nothing ran: no zip cached under KEY, send it whole);
+                    "ran" the seconds the job's process lived
             ID.cancel  kill the job; stop  exit once idle
   cache/    KEY.zip  the module_utils zip a zygote imported from
 
@@ -46,11 +50,17 @@ IN_CLOSE_WRITE = 0x08
 IN_MOVED_TO = 0x80
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
-# Without inotify the manager polls its jobs directory this often while jobs run or wait.
+# Without inotify (WAKE "poll", or no inotify in the guest) the manager polls its jobs
+# directory this often while jobs run or wait.
 POLL_INTERVAL = 0.02
 MAX_ZYGOTES = 6
 # The AnsiballZ wrapper passes its zip as a repr()ed keyword argument on a line of its own.
 ZIP_DATA = re.compile(rb"^zip_data='([A-Za-z0-9+/=]+)',$", re.MULTILINE)
+# A request whose zip is cached carries the keyword argument empty.
+EMPTY_ZIP_DATA = b"\nzip_data='',\n"
+# In a zygote's fork the zip comes from memory, bound to this name, instead of a 170 KB
+# literal the child would compile again for every task.
+ZIP_NAME = "_vmguest_qga_zip_data"
 WRAPPER_MARK = b"_ANSIBALLZ_WRAPPER = True"
 
 
@@ -71,6 +81,22 @@ def _content_key(zip_b64: bytes) -> t.Optional[str]:
     except (ValueError, zipfile.BadZipFile):
         return None
     return digest.hexdigest()[:32]
+
+
+def strip_zip(payload: bytes) -> t.Tuple[bytes, t.Optional[bytes]]:
+    """(the payload with its zip_data emptied, the zip's base64), or (payload, None) without one."""
+    found = ZIP_DATA.search(payload) if WRAPPER_MARK in payload else None
+    if found is None:
+        return payload, None
+    return payload[: found.start(1)] + payload[found.end(1) :], found.group(1)
+
+
+def with_zip(stripped: bytes, zip_b64: bytes) -> bytes:
+    """The payload strip_zip() took apart, whole again."""
+    head, found, tail = stripped.partition(EMPTY_ZIP_DATA)
+    if not found:
+        raise ValueError("the request has no empty zip_data to fill")
+    return head + b"\nzip_data='" + zip_b64 + b"',\n" + tail
 
 
 def _write_private(path: str, data: bytes) -> None:
@@ -141,15 +167,18 @@ def _read_header(path: str) -> t.Optional[t.Tuple[dict, int]]:
     return header, len(line)
 
 
-def finish_job(jobs: str, job_id: str, status: int, how: str) -> None:
-    """Turn the job's output files into its reply (or drop them if the job was cancelled)."""
+def finish_job(jobs: str, job_id: str, status: int, how: str, ran: float = 0.0) -> None:
+    """Turn the job's output files into its reply (or drop them if the job was cancelled).
+
+    `ran`: seconds the job's process lived (fork to exit), the module's own time in the guest.
+    """
     out_path, err_path = os.path.join(jobs, job_id + ".out"), os.path.join(jobs, job_id + ".err")
     cancel = os.path.join(jobs, job_id + ".cancel")
     try:
         if os.path.exists(cancel):
             return
         sizes = [os.path.getsize(p) if os.path.exists(p) else 0 for p in (out_path, err_path)]
-        summary = {"rc": _status_to_rc(status), "out": sizes[0], "err": sizes[1], "how": how}
+        summary = {"rc": _status_to_rc(status), "out": sizes[0], "err": sizes[1], "how": how, "ran": round(ran, 6)}
         header = json.dumps(summary).encode() + b"\n"
         partial = os.path.join(jobs, job_id + ".res.tmp")
         handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -216,12 +245,16 @@ def _finalize() -> None:
             pass
 
 
-def run_payload(payload: bytes, base_path: t.List[str]) -> int:
-    """Run an AnsiballZ wrapper as `python -` with it on stdin would; return the exit code."""
+def run_payload(payload: bytes, base_path: t.List[str], names: t.Optional[t.Dict[str, str]] = None) -> int:
+    """Run an AnsiballZ wrapper as `python -` with it on stdin would; return the exit code.
+
+    `names`: globals the payload refers to (the zip, which is not compiled as a literal).
+    """
     sys.path[:] = base_path
     sys.argv[:] = [""]
     main = types.ModuleType("__main__")
     main.__dict__["__builtins__"] = __builtins__
+    main.__dict__.update(names or {})
     sys.modules["__main__"] = main
     try:
         code = compile(payload, "<stdin>", "exec", dont_inherit=True)
@@ -263,13 +296,17 @@ def _preload(zip_path: str) -> None:
 
 def zygote_main(control: socket.socket, jobs: str, zip_path: str, base_path: t.List[str]) -> None:
     """Preload, then fork one child per job id received; report pids and exits to the manager."""
+    import base64
+
     _preload(zip_path)
+    with open(zip_path, "rb") as handle:
+        zip_b64 = base64.b64encode(handle.read()).decode("ascii")
     wakeup_r, wakeup_w = os.pipe()
     for fd in (wakeup_r, wakeup_w):
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
     signal.set_wakeup_fd(wakeup_w)
     signal.signal(signal.SIGCHLD, lambda *_args: None)
-    running = {}  # type: t.Dict[int, str]
+    running = {}  # type: t.Dict[int, t.Tuple[str, float]]
     buffer = b""
     while True:
         ready = select.select([control.fileno(), wakeup_r], [], [], 1.0)[0]
@@ -288,16 +325,17 @@ def zygote_main(control: socket.socket, jobs: str, zip_path: str, base_path: t.L
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 job_id = line.decode("ascii")
-                pid = _fork_job(jobs, job_id, base_path, control)
-                running[pid] = job_id
+                forked = time.monotonic()
+                pid = _fork_job(jobs, job_id, base_path, control, zip_b64)
+                running[pid] = (job_id, forked)
                 control.sendall(b"started %s %d\n" % (line, pid))
         for pid, status in _reap(list(running)):
-            job_id = running.pop(pid)
-            finish_job(jobs, job_id, status, "preloaded")
+            job_id, forked = running.pop(pid)
+            finish_job(jobs, job_id, status, "preloaded", time.monotonic() - forked)
             control.sendall(b"done %s\n" % job_id.encode("ascii"))
 
 
-def _fork_job(jobs: str, job_id: str, base_path: t.List[str], control: socket.socket) -> int:
+def _fork_job(jobs: str, job_id: str, base_path: t.List[str], control: socket.socket, zip_b64: str) -> int:
     request = os.path.join(jobs, job_id + ".in")
     pid = os.fork()
     if pid:
@@ -310,10 +348,11 @@ def _fork_job(jobs: str, job_id: str, base_path: t.List[str], control: socket.so
         _close_fds()
         with open(request, "rb") as handle:
             handle.readline()
-            payload = handle.read()
+            payload = handle.read()  # stripped by the manager: zip_data is empty
         os.unlink(request)
         _job_stdio(jobs, job_id)
-        status = run_payload(payload, base_path)
+        code = payload.replace(EMPTY_ZIP_DATA, b"\nzip_data=" + ZIP_NAME.encode() + b",\n", 1)
+        status = run_payload(code, base_path, {ZIP_NAME: zip_b64})
     except BaseException:
         traceback.print_exc()
     os._exit(status)
@@ -387,7 +426,7 @@ class Zygote:
 class Manager:
     """The long-lived worker: watches the jobs directory, dispatches, exits when idle."""
 
-    def __init__(self, base: str, idle_timeout: float, interpreter: str, lock_fd: int) -> None:
+    def __init__(self, base: str, idle_timeout: float, interpreter: str, lock_fd: int, wake: str = "inotify") -> None:
         self.base = base
         self.interpreter = interpreter
         self.jobs = os.path.join(base, "jobs")
@@ -397,7 +436,7 @@ class Manager:
         self.base_path = list(sys.path)
         self.zygotes = {}  # type: t.Dict[str, Zygote]
         self.running = {}  # type: t.Dict[str, t.Tuple[int, t.Optional[str]]]
-        self.fresh = {}  # type: t.Dict[int, str]
+        self.fresh = {}  # type: t.Dict[int, t.Tuple[str, float]]
         self.last_activity = time.monotonic()
         self.stopping = False
         self.wakeup_r, wakeup_w = os.pipe()
@@ -406,7 +445,7 @@ class Manager:
         signal.set_wakeup_fd(wakeup_w)
         signal.signal(signal.SIGCHLD, lambda *_args: None)
         signal.signal(signal.SIGTERM, self._on_term)
-        self.inotify = self._watch()
+        self.inotify = self._watch() if wake == "inotify" else None
 
     def _on_term(self, *_args: object) -> None:
         self.stopping = True
@@ -501,23 +540,49 @@ class Manager:
         running_path = os.path.join(self.jobs, job_id + ".in")
         os.rename(path, running_path)
         with open(running_path, "rb") as handle:
-            handle.seek(header_len)
-            payload = handle.read()
-        zip_data = ZIP_DATA.search(payload) if WRAPPER_MARK in payload else None
-        key = _content_key(zip_data.group(1)) if zip_data else None
+            header_line, payload = handle.read(header_len), handle.read()
+        key = header.get("zip")
+        if key:
+            zip_b64 = self._cached_zip(str(key))
+            if zip_b64 is None:
+                _unlink(running_path)
+                finish_job(self.jobs, job_id, 0, "needzip")
+                return
+            stripped = payload
+        else:
+            stripped, zip_b64 = strip_zip(payload)
+            key = _content_key(zip_b64) if zip_b64 else None
+        whole_on_disk = not header.get("zip")
         zygote = self.zygotes.get(key) if key else None
         preloadable = header.get("interpreter") == self.interpreter
         if zygote is not None and preloadable and key is not None:
             zygote.used = time.monotonic()
+            if whole_on_disk:
+                _write_private(running_path, header_line + stripped)  # the fork takes the zip from memory
+                whole_on_disk = False
             try:
                 zygote.control.sendall(job_id.encode("ascii") + b"\n")
                 self.running[job_id] = (0, key)
                 return
             except OSError:
                 self._zygote_died(key)
+        if not whole_on_disk and zip_b64 is not None:
+            _write_private(running_path, header_line + with_zip(stripped, zip_b64))  # a fresh run reads it all
         self._run_fresh(job_id, running_path, header_len, header)
-        if key and zip_data and preloadable:
-            self._start_zygote(key, zip_data.group(1))
+        if key and zip_b64 and preloadable and key not in self.zygotes:
+            self._start_zygote(key, zip_b64)
+
+    def _cached_zip(self, key: str) -> t.Optional[bytes]:
+        """The base64 of the zip cached under `key`, or None."""
+        import base64
+
+        if not re.match(r"^[0-9a-f]{32}$", key):
+            raise ValueError("malformed zip key %r" % key[:40])
+        try:
+            with open(os.path.join(self.cache, key + ".zip"), "rb") as handle:
+                return base64.b64encode(handle.read())
+        except OSError:
+            return None
 
     def _reject(self, job_id: str, reason: str) -> None:
         """Answer a request that could not run with exit code 255 and the reason on stderr."""
@@ -529,6 +594,7 @@ class Manager:
     def _run_fresh(self, job_id: str, path: str, header_len: int, header: dict) -> None:
         stdin = os.open(path, os.O_RDONLY)
         os.lseek(stdin, header_len, os.SEEK_SET)
+        forked = time.monotonic()
         pid = os.fork()
         if pid == 0:
             try:
@@ -538,7 +604,7 @@ class Manager:
         os.close(stdin)
         _unlink(path)
         self.running[job_id] = (pid, None)
-        self.fresh[pid] = job_id
+        self.fresh[pid] = (job_id, forked)
 
     def _start_zygote(self, key: str, zip_b64: bytes) -> None:
         import base64
@@ -610,10 +676,11 @@ class Manager:
                 return
             if not pid:
                 return
-            job_id = self.fresh.pop(pid, None)
-            if job_id is not None:
+            fresh = self.fresh.pop(pid, None)
+            if fresh is not None:
+                job_id, forked = fresh
                 self.running.pop(job_id, None)
-                finish_job(self.jobs, job_id, status, "fresh")
+                finish_job(self.jobs, job_id, status, "fresh", time.monotonic() - forked)
                 self.last_activity = time.monotonic()
             for key, zygote in list(self.zygotes.items()):
                 if zygote.pid == pid:
@@ -688,6 +755,7 @@ def _daemonize(ready_w: int) -> None:
 def main(argv: t.List[str]) -> int:
     """Start a manager for BASE (unless one runs) and return once it is ready."""
     base, idle_timeout, interpreter = argv[1], float(argv[2]), argv[3]
+    wake = argv[4] if len(argv) > 4 else "inotify"
     if os.path.dirname(base) != PARENT_DIR or not os.path.basename(base).startswith("executor-"):
         sys.stderr.write("vmguest-qga executor: refusing base directory %s\n" % base)
         return 2
@@ -715,7 +783,7 @@ def main(argv: t.List[str]) -> int:
         return 0 if answer.startswith(b"ready") else 1
     os.close(ready_r)
     _daemonize(ready_w)
-    manager = Manager(base, idle_timeout, interpreter, lock_fd)
+    manager = Manager(base, idle_timeout, interpreter, lock_fd, wake)
     partial = os.path.join(base, "pid.tmp")
     _write_private(partial, ("%d %s %s\n" % (os.getpid(), _start_time(os.getpid()), interpreter)).encode())
     os.rename(partial, os.path.join(base, "pid"))

@@ -29,6 +29,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaExecTimeout,
     QgaFileError,
 )
+from ansible_collections.vmguest.qga.plugins.plugin_utils import _executor_worker as worker_code
 
 if t.TYPE_CHECKING:
     from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
@@ -78,14 +79,17 @@ def pipelined_interpreter(cmd: str, in_data: bytes | None) -> tuple[str | None, 
     return inner_words[0], ""
 
 
-def version_of(env: t.Mapping[str, str]) -> str:
-    """`SOURCE-CONFIG`: a new controller release changes SOURCE, another base environment CONFIG.
+def version_of(env: t.Mapping[str, str], wake: str = "inotify") -> str:
+    """`SOURCE-CONFIG`: a new controller release changes SOURCE, another base environment or wake mode CONFIG.
 
     The interpreter is not part of it: the worker runs on the first task's interpreter and
     runs tasks for any other one in a fresh process (so reset_connection can find it).
     """
     source = hashlib.sha256(worker_source()).hexdigest()[:12]
-    config = hashlib.sha256(json.dumps(sorted(env.items())).encode()).hexdigest()[:8]
+    settings: list[t.Any] = sorted(env.items())
+    if wake != "inotify":
+        settings.append(["wake", wake])  # (inotify, the default, keeps the directory names of earlier releases)
+    config = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:8]
     return "%s-%s" % (source, config)
 
 
@@ -99,15 +103,20 @@ class PersistentExecutor:
         env: t.Mapping[str, str],
         idle_timeout: float,
         log: t.Callable[[str], None],
+        wake: str = "inotify",
     ) -> None:
         self.client = client
         self.interpreter = interpreter
         self.env = dict(env)
         self.idle_timeout = idle_timeout
         self.log = log
-        self.base = "%s/executor-%s" % (PARENT_DIR, version_of(env))
+        self.wake = wake
+        self.base = "%s/executor-%s" % (PARENT_DIR, version_of(env, wake))
         self.worker: tuple[int, str] | None = None
+        # From the last reply: "fresh" (own interpreter) or "preloaded" (zygote fork), and the
+        # seconds the job's process ran in the guest (the module's own time).
         self.how = ""
+        self.ran = 0.0
 
     # -- the worker ------------------------------------------------------------
 
@@ -140,7 +149,10 @@ class PersistentExecutor:
         return int(pid), start_time, interpreter
 
     def _start(self) -> None:
-        argv = ["/bin/sh", "-c", 'exec "$0" - "$1" "$2" "$0"', self.interpreter, self.base, "%g" % self.idle_timeout]
+        argv = [
+            "/bin/sh", "-c", 'exec "$0" - "$1" "$2" "$0" "$3"',
+            self.interpreter, self.base, "%g" % self.idle_timeout, self.wake,
+        ]
         started = time.monotonic()
         result = guest_exec.run(
             self.client, argv, stdin=worker_source(), env=self.env, clean_env=True, timeout=START_TIMEOUT
@@ -156,10 +168,39 @@ class PersistentExecutor:
 
     # -- one task ----------------------------------------------------------------
 
-    def submit(self, payload: bytes) -> str:
-        """Write the request; return its job id. Raises ExecutorUnavailable if nothing was queued."""
+    def run(self, payload: bytes, timeout: float | None, poll: guest_exec.PollPolicy) -> guest_exec.ExecResult:
+        """Run one pipelined payload in the worker (ensure_worker() first) and return what it printed.
+
+        The AnsiballZ zip, most of the payload, is left out when the worker may have it cached from
+        an earlier task; if it has not (the reply says "needzip" and nothing ran), it goes whole.
+        Raises ExecutorUnavailable if nothing could be queued.
+        """
+        stripped, zip_b64 = worker_code.strip_zip(payload)
+        key = worker_code._content_key(zip_b64) if zip_b64 is not None else None
+        job_id = self.submit(stripped if key else payload, zip_key=key)
+        self.log("EXECUTOR job %s in worker pid %d (%s): %d bytes%s" % (
+            job_id, self.worker[0] if self.worker else -1, self.base, len(stripped if key else payload),
+            ", its zip cached" if key else ""))
+        result = self.wait(job_id, timeout, poll)
+        if self.how == "needzip":
+            first_id, job_id = job_id, self.submit(payload)
+            self.log("EXECUTOR job %s: the worker has no zip %s cached, sent whole as job %s (%d bytes)" % (
+                first_id, key, job_id, len(payload)))
+            result = self.wait(job_id, timeout, poll)
+        self.log("EXECUTOR job %s done (%s): rc=%d, %d bytes stdout, %d bytes stderr, %.3f s, ran %.3f s" % (
+            job_id, self.how, result.rc, len(result.stdout), len(result.stderr), result.duration, self.ran))
+        return result
+
+    def submit(self, payload: bytes, zip_key: str | None = None) -> str:
+        """Write the request; return its job id. Raises ExecutorUnavailable if nothing was queued.
+
+        `zip_key`: the payload's zip_data is empty, take the zip cached under this key.
+        """
         job_id = secrets.token_hex(12)
-        header = json.dumps({"protocol": 1, "size": len(payload), "interpreter": self.interpreter}).encode() + b"\n"
+        fields: dict[str, t.Any] = {"protocol": 1, "size": len(payload), "interpreter": self.interpreter}
+        if zip_key is not None:
+            fields["zip"] = zip_key
+        header = json.dumps(fields).encode() + b"\n"
         path = "%s/jobs/%s.req" % (self.base, job_id)
         try:
             files.write_file(self.client, path, _Concat(header, payload))
@@ -181,7 +222,6 @@ class PersistentExecutor:
             raise
 
     def _wait(self, job_id: str, timeout: float | None, poll: guest_exec.PollPolicy) -> guest_exec.ExecResult:
-        # self.how is set from the reply: "fresh" (own interpreter) or "preloaded" (zygote fork).
         started = time.monotonic()
         next_check = started + LIVENESS_INTERVAL
         intervals = poll.intervals()
@@ -189,7 +229,7 @@ class PersistentExecutor:
         while True:
             reply = self._read_reply(reply_path)
             if reply is not None:
-                result, self.how = _parse_reply(reply, time.monotonic() - started)
+                result, self.how, self.ran = _parse_reply(reply, time.monotonic() - started)
                 return result
             now = time.monotonic()
             if timeout is not None and now - started >= timeout:
@@ -275,7 +315,7 @@ def _start_time(client: QgaClient, pid: int) -> str | None:
         return None
 
 
-def _parse_reply(reply: bytes, duration: float) -> tuple[guest_exec.ExecResult, str]:
+def _parse_reply(reply: bytes, duration: float) -> tuple[guest_exec.ExecResult, str, float]:
     header_line, _newline, body = reply.partition(b"\n")
     header = json.loads(header_line)
     out_size = int(header["out"])
@@ -287,4 +327,4 @@ def _parse_reply(reply: bytes, duration: float) -> tuple[guest_exec.ExecResult, 
         stderr=body[out_size : out_size + int(header["err"])],
         duration=duration,
     )
-    return result, str(header.get("how", ""))
+    return result, str(header.get("how", "")), float(header.get("ran", 0.0))

@@ -122,6 +122,13 @@ def test_one_worker_runs_every_task_and_later_ones_in_a_preloaded_fork(host_agen
     pids = worker_pids(run)
     assert len(pids) == 3 and len(set(pids)) == 1, run.output
     assert how_jobs_ran(run) == ["fresh", "preloaded", "preloaded"], run.output
+    # The zip (most of the payload) crosses the channel once: the first request goes without it,
+    # the worker has none cached and says so, it is resent whole; later tasks never send it.
+    sizes = [int(size) for size in re.findall(r"\): (\d+) bytes, its zip cached", run.output)]
+    assert len(sizes) == 3 and max(sizes) < 20000, run.output
+    resent = re.findall(r"has no zip \w+ cached, sent whole as job \w+ \((\d+) bytes\)", run.output)
+    assert len(resent) == 1 and int(resent[0]) > 50000, run.output
+    assert all(float(ran) > 0 for ran in re.findall(r"ran (\d+\.\d+) s", run.output)), run.output
     directory = JOB_LINE.search(run.output).group(3)  # type: ignore[union-attr]
     assert oct(os.stat(directory).st_mode & 0o777) == "0o700"
     assert os.stat(directory).st_uid == 0
