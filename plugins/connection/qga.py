@@ -366,8 +366,6 @@ class Connection(ConnectionBase):
         interpreter, reason = pipelined_interpreter(cmd, in_data)
         if interpreter is not None and not user.is_root:
             interpreter, reason = None, "remote_user %s is not root" % user.name
-        if interpreter is not None and self._call(guest_exec.guest_is_windows, client):
-            interpreter, reason = None, "a Windows guest"
         if interpreter is None or in_data is None:
             # Plain commands (no module on stdin) are not a fallback: said only at -vvvv.
             (display.vvvv if not in_data else display.vvv)("EXECUTOR not used: %s" % reason, host=self._host)

@@ -125,6 +125,9 @@ class PersistentExecutor:
         try:
             running = self._running_worker()
             if running is None:
+                # Asked only when no worker runs: a guest with a worker is no Windows guest.
+                if guest_exec.guest_is_windows(self.client):
+                    raise ExecutorUnavailable("a Windows guest")
                 self._start()
                 running = self._running_worker()
         except (QgaCommandError, QgaFileError) as exc:
