@@ -31,6 +31,8 @@ echo "== ansible-test units"
 bash scripts/sanity.sh units
 echo "== pytest"
 $PY -m pytest "$@"
+echo "== pytest: the host connection suite again through the channel relay (ansible_qga_persist)"
+VMGUEST_QGA_PERSIST=5 $PY -m pytest tests/connection/test_connection_host.py "$@"
 echo "== pytest: the connection suites again with the persistent executor on"
 VMGUEST_QGA_EXECUTOR=persistent VMGUEST_QGA_EXECUTOR_IDLE_TIMEOUT=60 \
   $PY -m pytest tests/connection/test_connection_host.py tests/connection/test_connection_vm.py "$@"

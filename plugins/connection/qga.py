@@ -123,6 +123,32 @@ options:
       - name: VMGUEST_QGA_LOCK_TIMEOUT
     vars:
       - name: ansible_qga_lock_timeout
+  persist:
+    description:
+      - Seconds to keep the channel open after a task, for the next one (like ssh's ControlPersist).
+        V(0) (the default) closes it after every task.
+      - Above 0, the first task starts a small relay process on the controller that holds the channel and
+        passes bytes between it and one task at a time, through a 0600 unix socket in the lock directory.
+        Each task then skips opening the channel; on a QEMU socket that also skips waiting for qemu-ga,
+        which polls its virtio-serial port only every 100 ms while no client is attached (about 80 ms a
+        task on a TCG guest), and an C(exec:ssh ...) channel skips an ssh login per task.
+      - Every client of this collection on the same channel (modules with their own O(channel), other plays)
+        goes through a running relay. Other programs cannot reach the agent while the relay holds it, since a
+        QEMU or Proxmox agent socket serves one client at a time, so keep this short where other tools
+        use the socket (Proxmox's C(qm guest) commands do). The relay ends after this many seconds without
+        a task, and at once when the agent, the VM or the command behind the channel goes away.
+      - Applies to socket, C(tcp:) and C(exec:) channels; C(libvirt:) channels stay open in libvirtd anyway
+        and C(serial:) channels are not relayed.
+    type: float
+    default: 0
+    version_added: 0.1.0
+    env:
+      - name: VMGUEST_QGA_PERSIST
+    ini:
+      - section: vmguest_qga
+        key: persist
+    vars:
+      - name: ansible_qga_persist
   write_chunk_size:
     description:
       - Raw bytes per C(guest-file-write) message when uploading (base64 on the wire).
@@ -287,7 +313,9 @@ class Connection(ConnectionBase):
         if self._connected and self._client is not None and self._client.connected:
             return self
         if self._client is None:
-            self._client = client_from_options(self.get_option, self._host, log=self._log_rpc)
+            self._client = client_from_options(
+                self.get_option, self._host, log=self._log_rpc, persist=float(self.get_option("persist") or 0)
+            )
         display.vvv(
             "ESTABLISH QGA CONNECTION ON %s FOR USER %s" % (self._client.channel, self.get_option("remote_user")),
             host=self._host,

@@ -28,8 +28,10 @@ CHANNEL_HELP = (
 )
 
 
-def client_from_options(get_option: GetOption, host: str, log: t.Callable[[str], None] | None = None) -> QgaClient:
-    """A (not yet connected) client configured from a plugin's options."""
+def client_from_options(
+    get_option: GetOption, host: str, log: t.Callable[[str], None] | None = None, persist: float = 0.0
+) -> QgaClient:
+    """A (not yet connected) client configured from a plugin's options (`persist`: see QgaClient)."""
     channel = get_option("channel")
     if not channel:
         raise AnsibleConnectionFailure("no guest agent channel for %s: %s" % (host, CHANNEL_HELP))
@@ -41,6 +43,7 @@ def client_from_options(get_option: GetOption, host: str, log: t.Callable[[str],
             connect_timeout=float(get_option("connect_timeout")),
             lock_timeout=float(get_option("lock_timeout")),
             log=log,
+            persist=persist,
         )
     except QgaError as exc:
         raise to_ansible_error(exc, host) from None

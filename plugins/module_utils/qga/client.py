@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import threading
 import typing as t
 from dataclasses import dataclass, field
 
-from . import schema
+from . import relay, schema
 from .channel_lock import ChannelLock
 from .errors import (
     QgaArgumentError,
@@ -29,6 +30,7 @@ from .errors import (
 )
 from .transport import (
     LibvirtTransport,
+    SocketTransport,
     StreamTransport,
     Transport,
     TransportLimits,
@@ -89,6 +91,7 @@ class QgaClient:
         validate: bool = True,
         log: Log | None = None,
         transport: Transport | None = None,
+        persist: float = 0.0,
     ) -> None:
         self.channel = channel
         self.domain = domain
@@ -97,7 +100,11 @@ class QgaClient:
         self.lock_timeout = lock_timeout
         self.validate = validate
         self._log = log
-        self._transport = transport if transport is not None else open_transport(channel, domain)
+        # persist > 0: keep the channel open that many seconds after the last client (relay.py).
+        self.persist = persist
+        self._given_transport = transport is not None
+        self._direct = transport if transport is not None else open_transport(channel, domain)
+        self._transport = self._direct
         self._lock = ChannelLock(channel, domain)
         self._mutex = threading.RLock()
         self._buffer = bytearray()
@@ -127,7 +134,12 @@ class QgaClient:
                 return self
             self._lock.acquire(self.lock_timeout)
             try:
-                self._transport.open(self.connect_timeout)
+                relayed = None if self._given_transport else self._relay_socket()
+                if relayed is not None:
+                    self._transport = SocketTransport.connected(self.channel, relayed)
+                else:
+                    self._transport = self._direct
+                    self._transport.open(self.connect_timeout)
                 self._connected = True
                 self._buffer.clear()
                 self._scan_from = 0
@@ -139,6 +151,17 @@ class QgaClient:
                 self.close()
                 raise
             return self
+
+    def _relay_socket(self) -> socket.socket | None:
+        """The channel's relay, started when this client asks to persist; None: talk to the agent directly."""
+        if self.persist > 0 and relay.relayable(self.channel):
+            sock = relay.ensure(self.channel, self.domain, idle=self.persist, timeout=self.connect_timeout)
+            self._debug("through the channel relay %s" % relay.socket_path(self.channel, self.domain))
+            return sock
+        running = relay.connect_running(self.channel, self.domain)
+        if running is not None:
+            self._debug("through the running channel relay %s" % relay.socket_path(self.channel, self.domain))
+        return running
 
     def close(self) -> None:
         """Close the channel and release its lock. Safe to call twice."""

@@ -104,6 +104,10 @@ class StreamTransport:
         """Release the channel. Safe to call twice."""
         raise NotImplementedError
 
+    def reader(self) -> StreamTransport:
+        """A handle for receiving while another thread sends through this one (the channel relay)."""
+        return self
+
     def _error(self, message: str) -> QgaChannelError:
         return QgaChannelError(message, channel=self.channel)
 
@@ -132,6 +136,13 @@ class SocketTransport(StreamTransport):
             sock.close()
             raise self._error("cannot connect: %s%s" % (exc.strerror or exc, self._connect_hint(exc))) from None
         self._sock = sock
+
+    @classmethod
+    def connected(cls, channel: str, sock: socket.socket) -> SocketTransport:
+        """A transport over an already connected unix socket (a channel relay's)."""
+        transport = cls(channel, socket.AF_UNIX, sock.getpeername())
+        transport._sock = sock
+        return transport
 
     def _connect_hint(self, exc: OSError) -> str:
         if self._family != socket.AF_UNIX:
@@ -180,6 +191,13 @@ class SocketTransport(StreamTransport):
         except OSError:
             pass
         sock.close()
+
+    def reader(self) -> StreamTransport:
+        # A socket object's timeout is its own: a second one on the same connection lets one
+        # thread wait for replies with a short timeout while another sends with a long one.
+        twin = SocketTransport(self.channel, self._family, self._address)
+        twin._sock = self._require().dup()
+        return twin
 
     def _require(self) -> socket.socket:
         if self._sock is None:
