@@ -357,6 +357,27 @@ def test_reset_connection_stops_the_worker(host_agent: HostAgent) -> None:
     assert not process_exists(before)
 
 
+def inotify_fds(pid: int) -> int:
+    """How many inotify instances the process holds open."""
+    fd_dir = "/proc/%d/fd" % pid
+    return sum(1 for fd in os.listdir(fd_dir) if os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:inotify")
+
+
+def test_wake_poll_starts_a_worker_of_its_own_that_polls(host_agent: HostAgent) -> None:
+    inotify = run_playbook(play(COMMANDS), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    polling = run_playbook(
+        play(COMMANDS), {"h": executor_host(host_agent.channel, ansible_qga_executor_wake="poll")}, args=["-vvv"]
+    )
+    assert inotify.rc == 0 and polling.rc == 0, inotify.output + polling.output
+    assert [ok(polling, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
+    assert how_jobs_ran(polling) == ["fresh", "preloaded", "preloaded"], polling.output
+    (inotify_pid,), (poll_pid,) = set(worker_pids(inotify)), set(worker_pids(polling))
+    assert inotify_pid != poll_pid
+    assert JOB_LINE.search(inotify.output).group(3) != JOB_LINE.search(polling.output).group(3)  # type: ignore[union-attr]
+    assert inotify_fds(inotify_pid) == 1
+    assert inotify_fds(poll_pid) == 0
+
+
 def test_idle_timeout_stops_the_worker_and_removes_its_files(host_agent: HostAgent) -> None:
     host = executor_host(host_agent.channel, ansible_qga_executor_idle_timeout=2)
     run = run_playbook(play("    - name: once\n      command: echo once\n"), {"h": host}, args=["-vvv"])
