@@ -354,6 +354,11 @@ def test_valid_values_do_not_import_jsonschema() -> None:
         "    assert \"argument 'path'\" in str(exc), exc\n"
         "assert 'jsonschema' in sys.modules\n"
     )
+    run_in_a_fresh_interpreter(code)
+
+
+def run_in_a_fresh_interpreter(code: str) -> None:
+    """Run `code` in a new Python process that sees this collection (what was imported shows there)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
@@ -365,8 +370,7 @@ def test_importing_the_module_does_not_import_jsonschema() -> None:
         "schema.command_spec('guest-exec')\n"
         "assert 'jsonschema' not in sys.modules\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    run_in_a_fresh_interpreter(code)
 
 
 # --------------------------------------------------------------------------
