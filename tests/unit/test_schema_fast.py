@@ -54,7 +54,7 @@ def example(node: t.Any, rng: random.Random, depth: int = 0) -> t.Any:
         chosen = [n for n in names if n in node.get("required", []) or (depth < 3 and rng.random() < 0.7)]
         return {n: example(node["properties"][n], rng, depth + 1) for n in chosen}
     if kind == "array":
-        return [example(node["items"], rng, depth + 1) for _ in range(rng.randint(0, 2 if depth < 3 else 0))]
+        return [example(node["items"], rng, depth + 1) for _count in range(rng.randint(0, 2 if depth < 3 else 0))]
     if kind == "integer":
         low, high = node.get("minimum", -(2**63)), node.get("maximum", 2**63 - 1)
         return rng.choice([low, high, max(low, min(high, 7))])
