@@ -43,10 +43,16 @@ POSIX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Spill files live in one root-only directory (in /run: root-writable only, so nobody can plant it), named
 # per run; a run's files are emptied once read and marked .done, and the next run's shell removes them.
 SPILL_DIR = "/run/vmguest-qga-spill"
+# Finished runs' files are empty (the client truncates them at once); removing them costs an `rm`
+# process, so the shell of a later run removes them in batches of SPILL_BATCH runs.
+SPILL_BATCH = 16
 _REMOVE_DONE_SPILLS = (
-    'l=; for d in %s/*.done; do [ -e "$d" ] && l="$l ${d%%.done}.in ${d%%.done}.out ${d%%.done}.err $d"; done; '
-    '[ -z "$l" ] || rm -f -- $l; ' % SPILL_DIR
+    'l=; n=0; for d in %s/*.done; do [ -e "$d" ] && n=$((n+1)) && l="$l ${d%%.done}.in ${d%%.done}.out '
+    '${d%%.done}.err $d"; done; [ "$n" -lt %d ] || rm -f -- $l; ' % (SPILL_DIR, SPILL_BATCH)
 )
+# stdin above this goes through a file, not input-data: qemu-ga 7.2 keeps polling the stdin pipe of a
+# child that exited before reading all of it (a pipe holds 64 KiB), at full speed, until it restarts.
+PIPE_SAFE_STDIN = 60 * 1024
 # Seconds to wait for a killed process's record to report exited.
 KILL_REAP_TIMEOUT = 10.0
 
@@ -219,7 +225,8 @@ def run(
         argv = own_process_group(argv)
     started = time.monotonic()
     spill_output = capture and not client.limits.exec_capture_fits
-    if (spill_output or not _stdin_fits(client, stdin)) and not guest_is_windows(client):
+    spill_stdin = not _stdin_fits(client, stdin) or len(stdin or b"") > PIPE_SAFE_STDIN
+    if (spill_output or spill_stdin) and not guest_is_windows(client):
         result = _run_spilled(client, argv, stdin, child_env, timeout, poll, capture=spill_output)
     else:
         pid = start(client, argv, stdin=stdin, env=child_env, capture=capture)
@@ -293,7 +300,10 @@ def _run_spilled(
     """
     base = "%s/%s" % (SPILL_DIR, secrets.token_hex(8))
     started = time.monotonic()
-    _create_spill_file(client, base + ".out")
+    made = [".in"] if stdin else []
+    if capture:
+        made += [".out", ".err"]
+    _create_spill_file(client, base + made[0])
     try:
         redirects = ""
         if stdin:
@@ -309,7 +319,7 @@ def _run_spilled(
         stdout = _read_spilled(client, base + ".out")
         stderr = _read_spilled(client, base + ".err")
     finally:
-        _retire_spill_files(client, base)
+        _retire_spill_files(client, base, made)
     return ExecResult(
         pid=pid,
         exitcode=status.get("exitcode"),
@@ -332,10 +342,10 @@ def _create_spill_file(client: QgaClient, path: str) -> None:
     GuestFile(client, path, "w").close()
 
 
-def _retire_spill_files(client: QgaClient, base: str) -> None:
-    """Empty a run's files (output and stdin may be secret) and mark them for removal by the next run."""
+def _retire_spill_files(client: QgaClient, base: str, made: t.Sequence[str]) -> None:
+    """Empty a run's files (output and stdin may be secret) and mark them for removal by a later run."""
     try:
-        for suffix in (".in", ".out", ".err", ".done"):
+        for suffix in list(made) + [".done"]:
             GuestFile(client, base + suffix, "w").close()
     except QgaError:
         pass
