@@ -64,7 +64,7 @@ ZIP_NAME = "_vmguest_qga_zip_data"
 WRAPPER_MARK = b"_ANSIBALLZ_WRAPPER = True"
 
 
-def _content_key(zip_b64: bytes) -> t.Optional[str]:
+def content_key(zip_b64: bytes) -> t.Optional[str]:
     """What identifies a payload zip's content: every member's name, size and CRC-32.
 
     Not the zip's own bytes: the controller stamps members with the time it built them.
@@ -542,16 +542,16 @@ class Manager:
         with open(running_path, "rb") as handle:
             header_line, payload = handle.read(header_len), handle.read()
         key = header.get("zip")
+        zip_b64: t.Optional[bytes] = None  # read from the cache only when a fresh run needs it
         if key:
-            zip_b64 = self._cached_zip(str(key))
-            if zip_b64 is None:
-                _unlink(running_path)
-                finish_job(self.jobs, job_id, 0, "needzip")
+            key = str(key)
+            if not os.path.isfile(self._cache_path(key)):
+                self._need_zip(job_id, running_path)
                 return
             stripped = payload
         else:
             stripped, zip_b64 = strip_zip(payload)
-            key = _content_key(zip_b64) if zip_b64 else None
+            key = content_key(zip_b64) if zip_b64 else None
         whole_on_disk = not header.get("zip")
         zygote = self.zygotes.get(key) if key else None
         preloadable = header.get("interpreter") == self.interpreter
@@ -566,23 +566,35 @@ class Manager:
                 return
             except OSError:
                 self._zygote_died(key)
-        if not whole_on_disk and zip_b64 is not None:
+        if not whole_on_disk:
+            zip_b64 = self._cached_zip(str(key))
+            if zip_b64 is None:
+                self._need_zip(job_id, running_path)
+                return
             _write_private(running_path, header_line + with_zip(stripped, zip_b64))  # a fresh run reads it all
         self._run_fresh(job_id, running_path, header_len, header)
         if key and zip_b64 and preloadable and key not in self.zygotes:
             self._start_zygote(key, zip_b64)
 
+    def _cache_path(self, key: str) -> str:
+        if not re.match(r"^[0-9a-f]{32}$", key):
+            raise ValueError("malformed zip key %r" % key[:40])
+        return os.path.join(self.cache, key + ".zip")
+
     def _cached_zip(self, key: str) -> t.Optional[bytes]:
         """The base64 of the zip cached under `key`, or None."""
         import base64
 
-        if not re.match(r"^[0-9a-f]{32}$", key):
-            raise ValueError("malformed zip key %r" % key[:40])
         try:
-            with open(os.path.join(self.cache, key + ".zip"), "rb") as handle:
+            with open(self._cache_path(key), "rb") as handle:
                 return base64.b64encode(handle.read())
         except OSError:
             return None
+
+    def _need_zip(self, job_id: str, running_path: str) -> None:
+        """Answer a request without its zip that this worker cannot run: the controller resends it whole."""
+        _unlink(running_path)
+        finish_job(self.jobs, job_id, 0, "needzip")
 
     def _reject(self, job_id: str, reason: str) -> None:
         """Answer a request that could not run with exit code 255 and the reason on stderr."""
@@ -612,7 +624,7 @@ class Manager:
         if len(self.zygotes) >= MAX_ZYGOTES:
             oldest = min(self.zygotes, key=lambda k: self.zygotes[k].used)
             self._drop_zygote(oldest)
-        zip_path = os.path.join(self.cache, key + ".zip")
+        zip_path = self._cache_path(key)
         _write_private(zip_path, base64.b64decode(zip_b64))
         manager_end, zygote_end = socket.socketpair()
         pid = os.fork()

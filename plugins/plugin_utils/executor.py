@@ -179,7 +179,7 @@ class PersistentExecutor:
         Raises ExecutorUnavailable if nothing could be queued.
         """
         stripped, zip_b64 = worker_code.strip_zip(payload)
-        key = worker_code._content_key(zip_b64) if zip_b64 is not None else None
+        key = worker_code.content_key(zip_b64) if zip_b64 is not None else None
         job_id = self.submit(stripped if key else payload, zip_key=key)
         self.log("EXECUTOR job %s in worker pid %d (%s): %d bytes%s" % (
             job_id, self.worker[0] if self.worker else -1, self.base, len(stripped if key else payload),

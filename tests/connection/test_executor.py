@@ -144,6 +144,26 @@ def test_worker_outlives_the_play_and_serves_the_next_one(host_agent: HostAgent)
     assert how_jobs_ran(second) == ["preloaded"] * 3
 
 
+@pytest.mark.fault
+def test_zygote_killed_between_plays_the_worker_runs_from_its_cached_zip(host_agent: HostAgent) -> None:
+    hosts = {"h": executor_host(host_agent.channel)}
+    first = run_playbook(play(COMMANDS), hosts, args=["-vvv"])
+    assert first.rc == 0, first.output
+    (manager,) = set(worker_pids(first))
+    children = subprocess.run(["pgrep", "-P", str(manager)], capture_output=True, text=True, check=False)
+    zygotes = [int(pid) for pid in children.stdout.split()]
+    assert len(zygotes) == 1, children
+    os.kill(zygotes[0], signal.SIGKILL)
+    assert wait_for(lambda: not process_exists(zygotes[0]), 10)
+    second = run_playbook(play(COMMANDS), hosts, args=["-vvv"])
+    assert second.rc == 0, second.output
+    assert [ok(second, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
+    assert set(worker_pids(second)) == {manager}
+    # No zygote: the first task runs fresh with the zip the worker cached, none resent; a new zygote serves the rest.
+    assert how_jobs_ran(second) == ["fresh", "preloaded", "preloaded"], second.output
+    assert "has no zip" not in second.output
+
+
 def test_results_match_pipelining(host_agent: HostAgent, tmp_path: t.Any) -> None:
     """rc, stdout/stderr, module failures, check mode, diff and large output, with and without the executor."""
     target = tmp_path / "target.txt"

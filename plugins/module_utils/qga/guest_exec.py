@@ -303,11 +303,10 @@ def _run_spilled(
     made = [".in"] if stdin else []
     if capture:
         made += [".out", ".err"]
-    _create_spill_file(client, base + made[0])
+    _write_spill_file(client, base + made[0], stdin or b"")
     try:
         redirects = ""
         if stdin:
-            write_file(client, base + ".in", io.BytesIO(stdin))
             redirects += ' <"$0.in"'
         if capture:
             redirects += ' >"$0.out" 2>"$0.err"'
@@ -330,16 +329,16 @@ def _run_spilled(
     )
 
 
-def _create_spill_file(client: QgaClient, path: str) -> None:
-    """Create an empty spill file, and the spill directory (0700) the first time."""
+def _write_spill_file(client: QgaClient, path: str, data: bytes) -> None:
+    """Write a spill file (empty for an output file), and the spill directory (0700) the first time."""
     try:
-        GuestFile(client, path, "w").close()
+        write_file(client, path, io.BytesIO(data))
         return
     except QgaFileError as exc:
         if "No such file" not in str(exc):
             raise
     _check_helper(client, ["/bin/mkdir", "-m", "700", "-p", SPILL_DIR], "create %s" % SPILL_DIR)
-    GuestFile(client, path, "w").close()
+    write_file(client, path, io.BytesIO(data))
 
 
 def _retire_spill_files(client: QgaClient, base: str, made: t.Sequence[str]) -> None:
