@@ -275,6 +275,7 @@ from ansible.utils.display import Display
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError
+from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
 from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
     PersistentExecutor,
@@ -358,7 +359,11 @@ class Connection(ConnectionBase):
         command_timeout = float(self.get_option("command_timeout") or 0) or None
         poll = guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
         if self.get_option("executor") == "persistent":
-            done = self._exec_in_executor(client, user, to_text(cmd), in_data, command_timeout, poll)
+            done = (
+                self._exec_in_executor(client, user, to_text(cmd), in_data, command_timeout, poll)
+                if in_data
+                else self._housekeeping_in_executor(client, user, to_text(cmd), poll)
+            )
             if done is not None:
                 return done.rc, done.stdout, done.stderr
         argv = guest_exec.own_process_group(posix.run_as_argv(user, ["/bin/sh", "-c", to_text(cmd)]))
@@ -406,6 +411,21 @@ class Connection(ConnectionBase):
             display.vvv("EXECUTOR not used: %s" % exc, host=self._host)
             return None
 
+    def _housekeeping_in_executor(
+        self, client: QgaClient, user: posix.GuestUser, cmd: str, poll: guest_exec.PollPolicy
+    ) -> guest_exec.ExecResult | None:
+        """Let a running worker make, chmod or remove Ansible's tmp dir itself; None: run `cmd` the normal way."""
+        if not user.is_root:
+            return None
+        op = shell_ops.recognise(cmd, user.environment().get("HOME", "/root"))
+        if op is None:
+            return None
+        try:
+            return t.cast(guest_exec.ExecResult, self._call(self._executor(client, "").run_op, op, poll))
+        except ExecutorUnavailable as exc:
+            display.vvvv("EXECUTOR not used for %s: %s" % (op["kind"], exc), host=self._host)
+            return None
+
     def _executor(self, client: QgaClient, interpreter: str) -> PersistentExecutor:
         return PersistentExecutor(
             client,
@@ -444,7 +464,7 @@ class Connection(ConnectionBase):
         user = self._effective_user()
         display.vvv("PUT %s TO %s" % (in_path, out_path), host=self._host)
         started = time.monotonic()
-        self._call(posix.create_private_file, client, out_path, user)
+        self._create_private_file(client, out_path, user)
         try:
             with open(to_bytes(in_path, errors="surrogate_or_strict"), "rb") as source:
                 chunk_size = self.get_option("write_chunk_size")
@@ -455,6 +475,22 @@ class Connection(ConnectionBase):
             raise
         display.vvvv("PUT %d bytes in %.3f s, sha256 %s" % (moved.size, time.monotonic() - started, moved.sha256),
                      host=self._host)
+
+    def _create_private_file(self, client: QgaClient, path: str, user: posix.GuestUser) -> None:
+        """Create `path` 0600 as `user` (a running executor worker does it without a process start)."""
+        if self.get_option("executor") == "persistent" and user.is_root:
+            poll = guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
+            try:
+                op = {"kind": "create", "path": path, "mode": 0o600}
+                done = self._call(self._executor(client, "").run_op, op, poll)
+            except ExecutorUnavailable as exc:
+                display.vvvv("EXECUTOR not used for create: %s" % exc, host=self._host)
+            else:
+                if done.rc != 0:
+                    raise AnsibleError("%s: cannot create %s in the guest: %s" % (
+                        self._host, path, to_text(done.stderr).strip()))
+                return
+        self._call(posix.create_private_file, client, path, user)
 
     def fetch_file(self, in_path: str, out_path: str) -> None:
         """Download a guest file; the local file appears only once complete."""

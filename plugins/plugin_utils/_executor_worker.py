@@ -18,6 +18,8 @@ Layout of BASE_DIR (/run/vmguest-qga/executor-<version>, 0700 root):
                     fork) or "needzip" (nothing ran: no zip cached under KEY, send it whole);
                     "ran" the seconds the job's process lived
             ID.cancel  kill the job; stop  exit once idle
+            a request whose header has "op" is none of Ansible's modules but one of its housekeeping
+            shell commands (see run_op), done by the manager itself: no process starts
   cache/    KEY.zip  the module_utils zip a zygote imported from
 
 Processes: the manager (stdlib only) forks, for each distinct AnsiballZ zip content (KEY:
@@ -165,6 +167,108 @@ def _read_header(path: str) -> t.Optional[t.Tuple[dict, int]]:
     if size < len(line) + int(header.get("size", 0)):
         return None
     return header, len(line)
+
+
+def run_op(op: dict) -> t.Tuple[int, bytes, bytes]:
+    """Do one of Ansible's housekeeping shell commands in this process; (rc, stdout, stderr) as the shell's.
+
+    "home":    echo ~USER             "mkdtemp": ( umask 77 && mkdir -p BASE && mkdir BASE/NAME && echo NAME=BASE/NAME )
+    "rm":      rm -f -r PATH          "chmod_u": chmod u+ADD PATH...
+    "create":  umask 077 && : > PATH && chmod MODE PATH   (the connection's private pre-creation)
+    """
+    kind = op.get("kind")
+    try:
+        if kind == "mkdtemp":
+            return _op_mkdtemp(str(op["base"]), str(op["name"]))
+        if kind == "rm":
+            return _op_rm(str(op["path"]))
+        if kind == "chmod_u":
+            return _op_chmod_u(str(op["add"]), [str(path) for path in op["paths"]])
+        if kind == "home":
+            return _op_home(str(op["user"]), str(op["home"]))
+        if kind == "create":
+            return _op_create(str(op["path"]), int(op["mode"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        return 255, b"", ("vmguest-qga executor: malformed %s request: %s\n" % (kind, exc)).encode()
+    return 255, b"", ("vmguest-qga executor: unknown request %r\n" % (kind,)).encode()
+
+
+def _failure(command: str, what: str, path: str, exc: OSError) -> t.Tuple[int, bytes, bytes]:
+    return 1, b"", ("%s: %s '%s': %s\n" % (command, what, path, exc.strerror)).encode()
+
+
+def _op_mkdtemp(base: str, name: str) -> t.Tuple[int, bytes, bytes]:
+    path = os.path.join(base, name)
+    old_umask = os.umask(0o77)
+    try:
+        try:
+            os.makedirs(base, exist_ok=True)
+        except OSError as exc:
+            return _failure("mkdir", "cannot create directory", base, exc)
+        try:
+            os.mkdir(path)
+        except OSError as exc:
+            return _failure("mkdir", "cannot create directory", path, exc)
+    finally:
+        os.umask(old_umask)
+    return 0, ("%s=%s\n" % (name, path)).encode(), b""
+
+
+def _op_rm(path: str) -> t.Tuple[int, bytes, bytes]:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return _failure("rm", "cannot remove", path, exc)
+    return 0, b"", b""
+
+
+def _op_chmod_u(add: str, paths: t.List[str]) -> t.Tuple[int, bytes, bytes]:
+    bits = sum(bit for letter, bit in (("r", 0o400), ("w", 0o200), ("x", 0o100)) if letter in add)
+    if not add or add.strip("rwx"):
+        raise ValueError("chmod u+%s" % add)
+    rc, errors = 0, []
+    for path in paths:
+        try:
+            os.chmod(path, (os.stat(path).st_mode & 0o7777) | bits)
+        except OSError as exc:
+            rc = 1
+            errors.append(_failure("chmod", "cannot access", path, exc)[2])
+    return rc, b"", b"".join(errors)
+
+
+def _op_home(user: str, home: str) -> t.Tuple[int, bytes, bytes]:
+    """`echo ~` (`home`: the HOME the command's shell would have) or `echo ~USER`, as the shell expands them.
+
+    An unknown user's `~USER` stays as written.
+    """
+    import pwd
+
+    if not user:
+        return 0, home.encode() + b"\n", b""
+    try:
+        return 0, pwd.getpwnam(user).pw_dir.encode() + b"\n", b""
+    except KeyError:
+        return 0, ("~%s\n" % user).encode(), b""
+
+
+def _op_create(path: str, mode: int) -> t.Tuple[int, bytes, bytes]:
+    old_umask = os.umask(0o77)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode & 0o700)
+        try:
+            os.fchmod(handle, mode)
+        finally:
+            os.close(handle)
+    except OSError as exc:
+        return _failure("sh", "cannot create", path, exc)
+    finally:
+        os.umask(old_umask)
+    return 0, b"", b""
 
 
 def finish_job(jobs: str, job_id: str, status: int, how: str, ran: float = 0.0) -> None:
@@ -537,6 +641,10 @@ class Manager:
             return
         header, header_len = found
         self.last_activity = time.monotonic()
+        if "op" in header:
+            _unlink(path)
+            self._answer_op(job_id, header["op"])
+            return
         running_path = os.path.join(self.jobs, job_id + ".in")
         os.rename(path, running_path)
         with open(running_path, "rb") as handle:
@@ -575,6 +683,13 @@ class Manager:
         self._run_fresh(job_id, running_path, header_len, header)
         if key and zip_b64 and preloadable and key not in self.zygotes:
             self._start_zygote(key, zip_b64)
+
+    def _answer_op(self, job_id: str, op: dict) -> None:
+        started = time.monotonic()
+        rc, out, err = run_op(op)
+        _write_private(os.path.join(self.jobs, job_id + ".out"), out)
+        _write_private(os.path.join(self.jobs, job_id + ".err"), err)
+        finish_job(self.jobs, job_id, rc << 8, "op", time.monotonic() - started)
 
     def _cache_path(self, key: str) -> str:
         if not re.match(r"^[0-9a-f]{32}$", key):

@@ -93,6 +93,12 @@ def version_of(env: t.Mapping[str, str], wake: str = "inotify") -> str:
     return "%s-%s" % (source, config)
 
 
+# A housekeeping command is a few system calls; a reply this late means the worker is stuck.
+OP_TIMEOUT = 60.0
+# The worker reads a request's header line up to 4096 bytes.
+MAX_OP_HEADER = 3500
+
+
 class PersistentExecutor:
     """Runs pipelined AnsiballZ payloads in the guest's worker; starts it when needed."""
 
@@ -194,15 +200,35 @@ class PersistentExecutor:
             job_id, self.how, result.rc, len(result.stdout), len(result.stderr), result.duration, self.ran))
         return result
 
-    def submit(self, payload: bytes, zip_key: str | None = None) -> str:
+    def run_op(self, op: dict[str, t.Any], poll: guest_exec.PollPolicy) -> guest_exec.ExecResult:
+        """Have a running worker do one housekeeping command (shell_ops.recognise) in-process.
+
+        Never starts a worker: raises ExecutorUnavailable if none of this version runs.
+        """
+        if len(json.dumps(op)) > MAX_OP_HEADER:
+            raise ExecutorUnavailable("the command's paths are too long for one request header")
+        running = self._running_worker()
+        if running is None:
+            raise ExecutorUnavailable("no worker runs yet")
+        self.worker = running[:2]
+        job_id = self.submit(b"", op=op)
+        result = self.wait(job_id, OP_TIMEOUT, poll)
+        self.log("EXECUTOR job %s done (%s %s): rc=%d, %.3f s" % (
+            job_id, self.how, op["kind"], result.rc, result.duration))
+        return result
+
+    def submit(self, payload: bytes, zip_key: str | None = None, op: dict[str, t.Any] | None = None) -> str:
         """Write the request; return its job id. Raises ExecutorUnavailable if nothing was queued.
 
         `zip_key`: the payload's zip_data is empty, take the zip cached under this key.
+        `op`: no module but a housekeeping command for the worker itself.
         """
         job_id = secrets.token_hex(12)
         fields: dict[str, t.Any] = {"protocol": 1, "size": len(payload), "interpreter": self.interpreter}
         if zip_key is not None:
             fields["zip"] = zip_key
+        if op is not None:
+            fields["op"] = op
         header = json.dumps(fields).encode() + b"\n"
         path = "%s/jobs/%s.req" % (self.base, job_id)
         try:

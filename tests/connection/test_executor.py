@@ -164,6 +164,53 @@ def test_zygote_killed_between_plays_the_worker_runs_from_its_cached_zip(host_ag
     assert "has no zip" not in second.output
 
 
+OP_LINE = re.compile(r"EXECUTOR job \w+ done \(op (\w+)\): rc=(\d+)")
+
+
+def test_copy_housekeeping_runs_in_the_worker_without_processes(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(300000))
+    dest = tmp_path / "dest.bin"
+    tasks = f"""
+    - name: warm
+      command: echo warm
+    - name: copy
+      copy:
+        src: "{source}"
+        dest: "{dest}"
+        mode: "0640"
+    - name: copy into a missing directory
+      copy:
+        src: "{source}"
+        dest: "{tmp_path}/missing/dest.bin"
+      ignore_errors: true
+"""
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    assert ok(run, "copy")["changed"] is True
+    assert dest.read_bytes() == source.read_bytes()
+    assert oct(os.stat(dest).st_mode & 0o777) == "0o640"
+    assert "missing" in failed(run, "copy into a missing directory")["msg"]
+    # Each copy once a worker runs: the home found, its tmp dir made, the put's file created 0600,
+    # both chmodded, the dir removed, all by the worker without a process.
+    ops = [kind for kind, rc in OP_LINE.findall(run.output) if rc == "0"]
+    assert ops == ["home", "mkdtemp", "create", "chmod_u", "rm"] * 2, run.output
+    assert "EXEC /bin/sh -c '( umask 77" in run.output  # ansible-core's command is still logged as it was
+    for tmp_dir in set(re.findall(r"(/root/\.ansible/tmp/ansible-tmp-[0-9.]+-[0-9]+-[0-9]+)", run.output)):
+        assert not os.path.exists(tmp_dir)
+
+
+def test_housekeeping_without_a_running_worker_goes_through_the_shell(host_agent: HostAgent) -> None:
+    tasks = """
+    - name: raw script
+      script: /bin/true
+"""
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvvv"])
+    assert run.rc == 0, run.output
+    assert "EXECUTOR not used for mkdtemp: no worker runs yet" in run.output
+    assert not OP_LINE.search(run.output)
+
+
 def test_results_match_pipelining(host_agent: HostAgent, tmp_path: t.Any) -> None:
     """rc, stdout/stderr, module failures, check mode, diff and large output, with and without the executor."""
     target = tmp_path / "target.txt"
