@@ -64,7 +64,7 @@ def test_check_mode_and_a_mode_the_guest_cannot_do(test_vm: t.Any) -> None:
         result = result_of(run, name)
         assert result["changed"] is True and result["command"] == command
         assert result["msg"].startswith("check mode: the guest would be suspended")
-    assert run.task("hybrid")["status"] == "failed"
+    assert run.task("hybrid")["status"] == "failed", run.task("hybrid")
     msg = result_of(run, "hybrid")["msg"]
     assert "the guest cannot suspend (hybrid)" in msg
     assert "the requested suspend mode is not supported by the guest" in msg
