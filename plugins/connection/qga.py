@@ -357,7 +357,7 @@ class Connection(ConnectionBase):
             "EXEC %s%s" % (to_text(cmd), " (%d bytes on stdin)" % len(in_data) if in_data else ""), host=self._host
         )
         command_timeout = float(self.get_option("command_timeout") or 0) or None
-        poll = guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
+        poll = self._poll_policy()
         if self.get_option("executor") == "persistent":
             done = (
                 self._exec_in_executor(client, user, to_text(cmd), in_data, command_timeout, poll)
@@ -411,6 +411,9 @@ class Connection(ConnectionBase):
             display.vvv("EXECUTOR not used: %s" % exc, host=self._host)
             return None
 
+    def _poll_policy(self) -> guest_exec.PollPolicy:
+        return guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
+
     def _housekeeping_in_executor(
         self, client: QgaClient, user: posix.GuestUser, cmd: str, poll: guest_exec.PollPolicy
     ) -> guest_exec.ExecResult | None:
@@ -418,8 +421,12 @@ class Connection(ConnectionBase):
         if not user.is_root:
             return None
         op = shell_ops.recognise(cmd, user.environment().get("HOME", "/root"))
-        if op is None:
-            return None
+        return self._op_in_executor(client, op, poll) if op is not None else None
+
+    def _op_in_executor(
+        self, client: QgaClient, op: dict[str, t.Any], poll: guest_exec.PollPolicy
+    ) -> guest_exec.ExecResult | None:
+        """A running worker's result for `op`; None (said at -vvvv) when no worker can do it."""
         try:
             return t.cast(guest_exec.ExecResult, self._call(self._executor(client, "").run_op, op, poll))
         except ExecutorUnavailable as exc:
@@ -479,13 +486,9 @@ class Connection(ConnectionBase):
     def _create_private_file(self, client: QgaClient, path: str, user: posix.GuestUser) -> None:
         """Create `path` 0600 as `user` (a running executor worker does it without a process start)."""
         if self.get_option("executor") == "persistent" and user.is_root:
-            poll = guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
-            try:
-                op = {"kind": "create", "path": path, "mode": 0o600}
-                done = self._call(self._executor(client, "").run_op, op, poll)
-            except ExecutorUnavailable as exc:
-                display.vvvv("EXECUTOR not used for create: %s" % exc, host=self._host)
-            else:
+            op = {"kind": "create", "path": path, "mode": 0o600}
+            done = self._op_in_executor(client, op, self._poll_policy())
+            if done is not None:
                 if done.rc != 0:
                     raise AnsibleError("%s: cannot create %s in the guest: %s" % (
                         self._host, path, to_text(done.stderr).strip()))

@@ -29,6 +29,7 @@ A job whose zip is new runs in a fresh interpreter, exactly as pipelining would,
 its zygote warms up.
 """
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -197,10 +198,19 @@ def _failure(command: str, what: str, path: str, exc: OSError) -> t.Tuple[int, b
     return 1, b"", ("%s: %s '%s': %s\n" % (command, what, path, exc.strerror)).encode()
 
 
-def _op_mkdtemp(base: str, name: str) -> t.Tuple[int, bytes, bytes]:
-    path = os.path.join(base, name)
+@contextlib.contextmanager
+def _private_umask() -> t.Iterator[None]:
+    """umask 077 for what is created inside (the manager is single-threaded)."""
     old_umask = os.umask(0o77)
     try:
+        yield
+    finally:
+        os.umask(old_umask)
+
+
+def _op_mkdtemp(base: str, name: str) -> t.Tuple[int, bytes, bytes]:
+    path = os.path.join(base, name)
+    with _private_umask():
         try:
             os.makedirs(base, exist_ok=True)
         except OSError as exc:
@@ -209,8 +219,6 @@ def _op_mkdtemp(base: str, name: str) -> t.Tuple[int, bytes, bytes]:
             os.mkdir(path)
         except OSError as exc:
             return _failure("mkdir", "cannot create directory", path, exc)
-    finally:
-        os.umask(old_umask)
     return 0, ("%s=%s\n" % (name, path)).encode(), b""
 
 
@@ -257,17 +265,15 @@ def _op_home(user: str, home: str) -> t.Tuple[int, bytes, bytes]:
 
 
 def _op_create(path: str, mode: int) -> t.Tuple[int, bytes, bytes]:
-    old_umask = os.umask(0o77)
     try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode & 0o700)
+        with _private_umask():
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode & 0o700)
         try:
             os.fchmod(handle, mode)
         finally:
             os.close(handle)
     except OSError as exc:
         return _failure("sh", "cannot create", path, exc)
-    finally:
-        os.umask(old_umask)
     return 0, b"", b""
 
 
