@@ -12,7 +12,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaRequestLost
 from ansible_collections.vmguest.qga.plugins.modules.qga_shutdown import ARGUMENT_SPEC
 from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase
 
@@ -40,7 +40,12 @@ class ActionModule(QgaActionBase):
             return
         boot_before = self._boot_id(client) if mode == "reboot" else None
         started = time.monotonic()
-        client.execute("guest-shutdown", {"mode": mode})
+        try:
+            client.execute("guest-shutdown", {"mode": mode})
+        except QgaRequestLost:
+            # A quick reboot looks the same: the new boot's agent answered. Only a new boot id says so.
+            if mode != "reboot" or boot_before is None or self._boot_id(client) in (None, boot_before):
+                raise
         if mode != "reboot":
             result["elapsed"] = round(time.monotonic() - started, 3)
             return

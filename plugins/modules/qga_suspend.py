@@ -14,7 +14,10 @@ description:
     C(guest-suspend-hybrid)).
   - When the guest cannot (no support for the mode, no swap to hibernate to, the command disabled), the task fails
     with the agent's error and a hint what the mode needs.
-  - The agent sends no reply when the suspend starts; only an error comes back.
+  - The agent sends no reply when the suspend starts; only an error comes back. The module counts the agent
+    going silent (no answer to a guest-sync sent after the command within 10 s, nor to a second one within 5 s
+    more) as the guest suspending. An agent that answers only the second guest-sync lost the command (it
+    restarted), and the task fails saying so.
 author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:

@@ -5,7 +5,9 @@
 
 A frozen guest (tasks fail at once with the reason, nothing is written, the watchdog thaws),
 the VM rebooted between two tasks of one play, garbage and stale replies queued on the VM's
-virtio port, and secrets kept out of -vvvv output, the log file and callback results.
+virtio port, secrets kept out of -vvvv output, the log file and callback results, and a command
+that sends no reply on success (guest-suspend-*) answered late by a stalled agent or lost by a
+restarting one: neither may read as "the guest is suspending".
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 import typing as t
 
@@ -21,8 +24,9 @@ from ansible_run import ok, play, qga_host, result_of, run_playbook, vm_channel
 from test_faults_host import PlayInBackground, echo_task, gate_tasks, wait_until
 from testvm import _qmp_command
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError
+from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import NO_REPLY_SYNC_WAIT, QgaClient
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaCommandError, QgaError, QgaRequestLost
 
 pytestmark = pytest.mark.fault
 
@@ -45,8 +49,6 @@ def agent_answers(channel: str) -> bool:
 
 def guest_file_exists(channel: str, path: str) -> bool:
     with QgaClient(channel, timeout=60) as client:
-        from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
-
         return guest_exec.run(client, ["/bin/test", "-e", path]).rc == 0
 
 
@@ -148,3 +150,62 @@ def test_secrets_stay_out_of_vvvv_output_the_log_file_and_callback_results(test_
     assert "set alice's password" in log_text and "no-such-user-zz" in log_text
     for where, text in (("output", run.output), ("log file", log_text), ("callback results", json.dumps(run.results))):
         assert secret not in text, "the password appears in the %s" % where
+
+
+# The test VM has no systemd, no pm-utils and no swap: its agent refuses hybrid suspend at once.
+NOT_SUPPORTED = "the requested suspend mode is not supported by the guest"
+
+
+def test_a_stalled_agents_late_refusal_of_a_no_reply_command_is_still_the_error(test_vm: t.Any) -> None:
+    channel = vm_channel(test_vm)
+    asked_again = threading.Event()
+
+    def log(line: str) -> None:
+        if "asking again" in line:
+            asked_again.set()
+
+    outcome: list[object] = []
+    with QgaClient(channel, timeout=60, log=log) as client:
+        client.ping()
+        # A paused VM is an agent that cannot answer: the command and its guest-sync wait in the channel.
+        _qmp_command(test_vm.qmp_socket, "stop")
+        try:
+            caller = threading.Thread(target=lambda: outcome.append(_outcome(client, "guest-suspend-hybrid")))
+            caller.start()
+            assert asked_again.wait(NO_REPLY_SYNC_WAIT + 30), "the client never sent its second guest-sync"
+        finally:
+            _qmp_command(test_vm.qmp_socket, "cont")
+        caller.join(60)
+        assert len(outcome) == 1 and isinstance(outcome[0], QgaCommandError), outcome
+        assert NOT_SUPPORTED in str(outcome[0])
+        assert client.execute("guest-get-host-name")["host-name"], "the stream is out of step after the late reply"
+    assert vm_status(test_vm) == "running"
+
+
+def test_an_agent_restarted_after_a_no_reply_command_is_a_lost_request_not_success(test_vm: t.Any) -> None:
+    channel = vm_channel(test_vm)
+    # Stop the agent before the command reaches it, then kill it: the test VM's init respawns it, and
+    # the guest's port drops what the dead agent never read.
+    stop_then_kill = "sleep 1; p=$(pidof qemu-ga); kill -STOP $p; sleep 7; kill -KILL $p"
+    with QgaClient(channel, timeout=60) as client:
+        guest_exec.run(client, ["/bin/sh", "-c", "setsid sh -c '%s' </dev/null >/dev/null 2>&1 &" % stop_then_kill])
+        time.sleep(5)
+        outcome = _outcome(client, "guest-suspend-hybrid")
+        assert isinstance(outcome, QgaRequestLost), (
+            "expected the lost-request error, got %r (an agent that answered at once was not stopped in time)"
+            % (outcome,))
+        assert "the agent lost the request" in str(outcome) and "guest-suspend-hybrid" in str(outcome)
+        assert "most likely never ran" in str(outcome)
+        assert client.execute("guest-get-host-name")["host-name"], "the stream is out of step after the probe"
+    assert vm_status(test_vm) == "running"
+
+
+def _outcome(client: QgaClient, command: str) -> object:
+    try:
+        return client.execute(command)
+    except QgaError as exc:
+        return exc
+
+
+def vm_status(test_vm: t.Any) -> str:
+    return str(_qmp_command(test_vm.qmp_socket, "query-status")["status"])

@@ -24,6 +24,7 @@ from .errors import (
     QgaError,
     QgaFrozenError,
     QgaProtocolError,
+    QgaRequestLost,
     QgaTimeoutError,
     QgaUnsupportedError,
     command_error,
@@ -48,6 +49,8 @@ DEFAULT_LOCK_TIMEOUT = 120.0
 NO_REPLY_ERROR_WAIT = 1.0
 # On stream channels: how long to wait for the guest-sync sent after such a command.
 NO_REPLY_SYNC_WAIT = 10.0
+# Then how long to wait for a second guest-sync: an answer to it alone means the agent lost the request.
+NO_REPLY_PROBE_WAIT = 5.0
 # What a frozen agent still runs (qemu-ga's freeze allow-list).
 FROZEN_ALLOWED = frozenset((
     "guest-ping", "guest-info", "guest-sync", "guest-sync-delimited", "guest-fsfreeze-status", "guest-fsfreeze-thaw",
@@ -319,26 +322,62 @@ class QgaClient:
         """An error reply, or success: the agent answers a guest-sync sent right after the command.
 
         The agent handles requests in order, so the sync's reply means the command was accepted
-        however long its checks took (a loaded TCG guest takes seconds); silence until
-        NO_REPLY_SYNC_WAIT (the guest going down first) also counts as success.
+        however long its checks took (a loaded TCG guest takes seconds). Silence is what a guest
+        going down (or sleeping) looks like, and also what a stalled or restarting agent looks
+        like: after NO_REPLY_SYNC_WAIT a second guest-sync tells them apart. A late error or the
+        first sync still counts; an answer to the second sync alone means the agent lost both
+        (QgaRequestLost); silence through NO_REPLY_PROBE_WAIT, or the channel closing, counts as
+        the guest going down.
         """
         self._needs_sync = True
+        sync_id = self._send_sync(NO_REPLY_SYNC_WAIT)
+        try:
+            answer = self._await_sync(command, (sync_id,), NO_REPLY_SYNC_WAIT)
+            if answer == sync_id:
+                self._needs_sync = False
+            elif answer is None:
+                answer = self._probe_after_silence(command, sync_id)
+        except QgaChannelError:
+            return {"return": None}
+        return answer if isinstance(answer, dict) else {"return": None}
+
+    def _probe_after_silence(self, command: str, sync_id: int) -> dict[str, t.Any] | int | None:
+        self._debug("no answer to the guest-sync sent after %s within %.0f s; asking again"
+                    % (command, NO_REPLY_SYNC_WAIT))
+        probe_id = self._send_sync(NO_REPLY_PROBE_WAIT)
+        answer = self._await_sync(command, (sync_id, probe_id), NO_REPLY_PROBE_WAIT)
+        if answer == probe_id:
+            self._needs_sync = False
+            raise QgaRequestLost(
+                "the agent lost the request: it answered a guest-sync sent %.0f s later, but neither the command "
+                "nor the guest-sync sent right after it, so it restarted (or the guest rebooted) in between and the "
+                "command most likely never ran" % NO_REPLY_SYNC_WAIT,
+                channel=self.channel,
+                command=command,
+            )
+        return answer
+
+    def _send_sync(self, timeout: float) -> int:
+        """Send a plain guest-sync (no sentinel: a reply to a no-reply command may be in flight); its id."""
         if not isinstance(self._transport, StreamTransport):
             raise AssertionError("isinstance(self._transport, StreamTransport)")
         sync_id = secrets.randbelow(2**52) + 1
-        deadline = deadline_after(NO_REPLY_SYNC_WAIT)
+        self._transport.send(json.dumps({"execute": "guest-sync", "arguments": {"id": sync_id}}).encode() + b"\n",
+                             timeout)
+        return sync_id
+
+    def _await_sync(self, command: str, sync_ids: tuple[int, ...], timeout: float) -> dict[str, t.Any] | int | None:
+        """The first of: an error reply (returned whole), the id of an answered sync, None after `timeout`."""
+        deadline = deadline_after(timeout)
         try:
-            self._transport.send(json.dumps({"execute": "guest-sync", "arguments": {"id": sync_id}}).encode() + b"\n",
-                                 NO_REPLY_SYNC_WAIT)
             while True:
-                reply = self._read_reply(command, deadline, NO_REPLY_SYNC_WAIT)
+                reply = self._read_reply(command, deadline, timeout)
                 if "error" in reply:
                     return reply
-                if reply.get("return") == sync_id:
-                    self._needs_sync = False
-                    return {"return": None}
-        except (QgaTimeoutError, QgaChannelError):
-            return {"return": None}
+                if reply.get("return") in sync_ids:
+                    return int(reply["return"])
+        except QgaTimeoutError:
+            return None
 
     def _read_reply(self, command: str, deadline: float, rpc_timeout: float) -> dict[str, t.Any]:
         while True:

@@ -42,6 +42,10 @@ class QgaChannelError(QgaError):
     """The channel could not be opened, or it broke (agent gone, EOF, I/O error)."""
 
 
+class QgaRequestLost(QgaError):
+    """The agent answered again without answering a command that sends no reply on success: it restarted."""
+
+
 class QgaTimeoutError(QgaError):
     """No reply arrived within the time allowed."""
 
