@@ -303,6 +303,7 @@ class Connection(ConnectionBase):
         super().__init__(*args, **kwargs)
         self._client: QgaClient | None = None
         self._user: posix.GuestUser | None = None
+        self._runner: PersistentExecutor | None = None
 
     @property
     def _host(self) -> str:
@@ -345,6 +346,7 @@ class Connection(ConnectionBase):
         self.close()
         self._client = None
         self._user = None
+        self._runner = None
 
     # -- commands -------------------------------------------------------------
 
@@ -434,14 +436,19 @@ class Connection(ConnectionBase):
             return None
 
     def _executor(self, client: QgaClient, interpreter: str) -> PersistentExecutor:
-        return PersistentExecutor(
-            client,
-            interpreter,
-            posix.ROOT.environment(),
-            idle_timeout=float(self.get_option("executor_idle_timeout")),
-            log=lambda text: display.vvv(text, host=self._host),
-            wake=self.get_option("executor_wake"),
-        )
+        """The connection's executor (one per client: it remembers the worker it last saw)."""
+        runner = self._runner
+        if runner is None or runner.client is not client:
+            runner = self._runner = PersistentExecutor(
+                client,
+                interpreter,
+                posix.ROOT.environment(),
+                idle_timeout=float(self.get_option("executor_idle_timeout")),
+                log=lambda text: display.vvv(text, host=self._host),
+                wake=self.get_option("executor_wake"),
+            )
+        runner.interpreter = interpreter
+        return runner
 
     def _stop_executor(self) -> None:
         try:

@@ -97,6 +97,10 @@ def version_of(env: t.Mapping[str, str], wake: str = "inotify") -> str:
 OP_TIMEOUT = 60.0
 # The worker reads a request's header line up to 4096 bytes.
 MAX_OP_HEADER = 3500
+# A worker that answered this recently is taken to run still: a task's housekeeping ops follow each
+# other within a second, and each check costs a pid file read and a /proc read (six agent calls).
+# A worker that stops on idle renames its jobs dir first, so a request to it cannot even be queued.
+WORKER_TRUST = 3.0
 
 
 class PersistentExecutor:
@@ -119,6 +123,9 @@ class PersistentExecutor:
         self.wake = wake
         self.base = "%s/executor-%s" % (PARENT_DIR, version_of(env, wake))
         self.worker: tuple[int, str] | None = None
+        self.worker_interpreter = ""
+        # When self.worker was last seen alive (its pid file, or a reply from it).
+        self.seen_at = 0.0
         # From the last reply: "fresh" (own interpreter) or "preloaded" (zygote fork), and the
         # seconds the job's process ran in the guest (the module's own time).
         self.how = ""
@@ -128,6 +135,8 @@ class PersistentExecutor:
 
     def ensure_worker(self) -> tuple[int, str]:
         """(pid, start time) of a live worker of this version, started if none runs."""
+        if self._recently_seen() and self.worker_interpreter == self.interpreter and self.worker is not None:
+            return self.worker
         try:
             running = self._running_worker()
             if running is None:
@@ -144,8 +153,15 @@ class PersistentExecutor:
         if interpreter != self.interpreter:
             # Its preloaded interpreter is not the one this task asks for: pipelining is exact, the worker not.
             raise ExecutorUnavailable("the worker runs %s, the task wants %s" % (interpreter, self.interpreter))
-        self.worker = (pid, start_time)
-        return self.worker
+        self._saw_worker(running)
+        return (pid, start_time)
+
+    def _saw_worker(self, running: tuple[int, str, str]) -> None:
+        self.worker, self.worker_interpreter = running[:2], running[2]
+        self.seen_at = time.monotonic()
+
+    def _recently_seen(self) -> bool:
+        return self.worker is not None and time.monotonic() - self.seen_at < WORKER_TRUST
 
     def _running_worker(self) -> tuple[int, str, str] | None:
         try:
@@ -207,10 +223,11 @@ class PersistentExecutor:
         """
         if len(json.dumps(op)) > MAX_OP_HEADER:
             raise ExecutorUnavailable("the command's paths are too long for one request header")
-        running = self._running_worker()
-        if running is None:
-            raise ExecutorUnavailable("no worker runs yet")
-        self.worker = running[:2]
+        if not self._recently_seen():
+            running = self._running_worker()
+            if running is None:
+                raise ExecutorUnavailable("no worker runs yet")
+            self._saw_worker(running)
         job_id = self.submit(b"", op=op)
         result = self.wait(job_id, OP_TIMEOUT, poll)
         self.log("EXECUTOR job %s done (%s %s): rc=%d, %.3f s" % (
@@ -258,6 +275,7 @@ class PersistentExecutor:
         while True:
             reply = self._read_reply(reply_path)
             if reply is not None:
+                self.seen_at = time.monotonic()
                 result, self.how, self.ran = _parse_reply(reply, time.monotonic() - started)
                 return result
             now = time.monotonic()

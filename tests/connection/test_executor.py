@@ -455,6 +455,52 @@ def test_idle_timeout_stops_the_worker_and_removes_its_files(host_agent: HostAge
     assert not os.path.exists(directory)
 
 
+def test_a_tasks_ops_trust_the_worker_seen_just_before_and_still_fall_back_when_it_stopped(
+    host_agent: HostAgent, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
+    from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+    from ansible_collections.vmguest.qga.plugins.plugin_utils import executor
+
+    opened: list[str] = []
+
+    class RecordingClient(QgaClient):
+        def execute(
+            self, command: str, arguments: dict[str, t.Any] | None = None, timeout: float | None = None
+        ) -> t.Any:
+            if command == "guest-file-open":
+                opened.append(str((arguments or {}).get("path")))
+            return super().execute(command, arguments, timeout)
+
+    # An environment of its own: a worker directory no other test (or a CI run beside) shares.
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VMGUEST_QGA_TEST": uuid.uuid4().hex}
+    poll = guest_exec.PollPolicy()
+    with RecordingClient(host_agent.channel, timeout=30) as client:
+        runner = executor.PersistentExecutor(client, "/usr/bin/python3", env, idle_timeout=60, log=lambda _: None)
+        runner.ensure_worker()
+        pid_file = runner.base + "/pid"
+        checks = opened.count(pid_file)
+        targets = [str(tmp_path / name) for name in ("a", "b", "c")]
+        for target in targets:
+            assert runner.run_op({"kind": "create", "path": target, "mode": 0o600}, poll).rc == 0
+        assert all(os.path.exists(target) for target in targets)
+        assert opened.count(pid_file) == checks, "an op re-read the pid file: %r" % opened
+
+        monkeypatch.setattr(executor, "WORKER_TRUST", 0.0)
+        assert runner.run_op({"kind": "create", "path": str(tmp_path / "d"), "mode": 0o600}, poll).rc == 0
+        assert opened.count(pid_file) == checks + 1, "an op after the trust window did not check the worker again"
+
+        # Stopped just after it answered (still inside the trust window): the op is not queued
+        # into a dead worker's directory, it falls back.
+        monkeypatch.setattr(executor, "WORKER_TRUST", 3600.0)
+        (worker_pid,) = [pid for pid, directory in running_workers().items() if directory == runner.base]
+        assert runner.stop()
+        assert wait_for(lambda: not process_exists(worker_pid), 30), "the worker did not stop"
+        with pytest.raises(executor.ExecutorUnavailable, match="could not be queued"):
+            runner.run_op({"kind": "create", "path": str(tmp_path / "e"), "mode": 0o600}, poll)
+        assert not os.path.exists(tmp_path / "e")
+
+
 # ------------------------------------------------------------------------------------ test VM tests
 
 
