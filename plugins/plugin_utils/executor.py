@@ -252,6 +252,7 @@ class PersistentExecutor:
             files.write_file(self.client, path, _Concat(header, payload))
         except (QgaCommandError, QgaFileError) as exc:
             # No file: the worker was stopping (its jobs directory is renamed away) or it is gone.
+            self.seen_at = 0.0
             raise ExecutorUnavailable("the request could not be queued: %s" % exc.reason) from None
         return job_id
 
@@ -289,6 +290,12 @@ class PersistentExecutor:
             if now >= next_check:
                 next_check = now + LIVENESS_INTERVAL
                 if not self.alive():
+                    self.seen_at = 0.0
+                    if self._still_queued(job_id):
+                        # It died before it took the request (the worker renames or removes it first):
+                        # nothing ran, so the task may run another way. A new worker clears the file.
+                        raise ExecutorUnavailable("the worker (pid %d) died before it took the request"
+                                                  % (self.worker[0] if self.worker else -1))
                     raise QgaExecError(
                         "the persistent executor (pid %d) died while the task was queued or running, so the "
                         "task may or may not have run; the next task starts a new worker"
@@ -297,6 +304,13 @@ class PersistentExecutor:
                         command="guest-exec",
                     )
             time.sleep(next(intervals))
+
+    def _still_queued(self, job_id: str) -> bool:
+        try:
+            files.GuestFile(self.client, "%s/jobs/%s.req" % (self.base, job_id), "r").close()
+        except (QgaCommandError, QgaFileError):
+            return False
+        return True
 
     def _read_reply(self, path: str) -> bytes | None:
         try:

@@ -455,7 +455,8 @@ def test_idle_timeout_stops_the_worker_and_removes_its_files(host_agent: HostAge
     assert not os.path.exists(directory)
 
 
-def test_a_tasks_ops_trust_the_worker_seen_just_before_and_still_fall_back_when_it_stopped(
+@pytest.mark.fault
+def test_a_tasks_ops_trust_the_worker_seen_just_before_and_fall_back_when_it_stopped_or_died(
     host_agent: HostAgent, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
@@ -499,6 +500,16 @@ def test_a_tasks_ops_trust_the_worker_seen_just_before_and_still_fall_back_when_
         with pytest.raises(executor.ExecutorUnavailable, match="could not be queued"):
             runner.run_op({"kind": "create", "path": str(tmp_path / "e"), "mode": 0o600}, poll)
         assert not os.path.exists(tmp_path / "e")
+
+        # Killed (its jobs dir stays): the request is queued, the worker is found dead with the
+        # request untaken, and the op falls back instead of failing with "may or may not have run".
+        runner.ensure_worker()
+        (worker_pid,) = [pid for pid, directory in running_workers().items() if directory == runner.base]
+        os.kill(worker_pid, signal.SIGKILL)
+        assert wait_for(lambda: not process_exists(worker_pid), 30), "the killed worker is still there"
+        with pytest.raises(executor.ExecutorUnavailable, match="died before it took the request"):
+            runner.run_op({"kind": "create", "path": str(tmp_path / "f"), "mode": 0o600}, poll)
+        assert not os.path.exists(tmp_path / "f")
 
 
 # ------------------------------------------------------------------------------------ test VM tests
