@@ -24,8 +24,8 @@ import sys
 import tempfile
 import typing as t
 
-import _common  # noqa: F401  (import paths)
-from ansible_run import _bin, ansible_env, write_inventory
+from _common import ansible_env, write_inventory
+from ansible_run import _bin
 from hostagent import HostAgent
 
 # Stops the persistent executor's worker, which would otherwise outlive the benchmark.
@@ -109,7 +109,7 @@ def main(argv: t.Sequence[str] | None = None) -> None:
         results = {}
         for mode in args.modes.split(","):
             # The last of --runs counts: by then the executor's worker and its preloaded forks run.
-            for _ in range(args.runs):
+            for _run in range(args.runs):
                 with tempfile.TemporaryDirectory(prefix="vmguest-qga-rpc-count-") as work:
                     results[mode] = run_mode(channel, mode, work)
             if mode == "persistent":
