@@ -182,7 +182,7 @@ options:
       - How pipelined Python module tasks run in the guest.
       - V(pipelining) starts a fresh guest interpreter for every task (one agent exec).
       - V(persistent) keeps one worker per guest alive (a root-only 0700 directory under
-        C(/run/vmguest-qga)); each task runs in a fork of an interpreter that already imported the
+        O(executor_dir)); each task runs in a fork of an interpreter that already imported the
         module_utils of the task's own AnsiballZ payload (same content by hash), requests and replies
         move as private guest files, no agent exec per task. Worth it where interpreter start-up
         dominates (TCG or slow guests, many short Python tasks).
@@ -214,6 +214,23 @@ options:
         key: executor_idle_timeout
     vars:
       - name: ansible_qga_executor_idle_timeout
+  executor_dir:
+    description:
+      - Guest directory that holds the persistent executor's workers, one root-only 0700 subdirectory
+        C(executor-VERSION) per controller release and settings. It is created 0700 if missing; the worker
+        refuses one that is a symlink or not private to root, and stops workers of other releases it finds there.
+      - Controllers (or test runs) that must never share a worker with each other, for example two checkouts
+        of this collection driving the same guest, each need a directory of their own.
+    type: string
+    default: /run/vmguest-qga
+    version_added: 0.1.0
+    env:
+      - name: VMGUEST_QGA_EXECUTOR_DIR
+    ini:
+      - section: vmguest_qga
+        key: executor_dir
+    vars:
+      - name: ansible_qga_executor_dir
   executor_wake:
     description:
       - How the persistent executor's worker notices a new request.
@@ -280,6 +297,7 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
     PersistentExecutor,
     pipelined_interpreter,
+    valid_parent_dir,
 )
 from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options, to_ansible_error
 
@@ -446,9 +464,16 @@ class Connection(ConnectionBase):
                 idle_timeout=float(self.get_option("executor_idle_timeout")),
                 log=lambda text: display.vvv(text, host=self._host),
                 wake=self.get_option("executor_wake"),
+                parent_dir=self._executor_dir(),
             )
         runner.interpreter = interpreter
         return runner
+
+    def _executor_dir(self) -> str:
+        try:
+            return valid_parent_dir(str(self.get_option("executor_dir")))
+        except ValueError as exc:
+            raise AnsibleError("vmguest.qga.qga: %s" % exc) from None
 
     def _stop_executor(self) -> None:
         try:

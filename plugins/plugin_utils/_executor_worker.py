@@ -7,7 +7,8 @@ Started as `PYTHON - BASE_DIR IDLE_TIMEOUT PYTHON [WAKE]` with this source on st
 in sync). It must run on the guest's python3 >= 3.6 with the standard library only, so:
 no `from __future__ import annotations`, typing generics, no dataclasses.
 
-Layout of BASE_DIR (/run/vmguest-qga/executor-<version>, 0700 root):
+Layout of BASE_DIR (PARENT/executor-<version>, both 0700 root; PARENT is the connection's
+executor_dir, /run/vmguest-qga by default):
   lock      flock()ed by the running manager (one per version)
   pid       "PID STARTTIME INTERPRETER" of the manager
   jobs/     ID.req  request written by the controller: a JSON header line + the AnsiballZ payload;
@@ -48,7 +49,6 @@ import types
 import typing as t
 
 PROTOCOL = 1
-PARENT_DIR = "/run/vmguest-qga"
 IN_CLOSE_WRITE = 0x08
 IN_MOVED_TO = 0x80
 IN_NONBLOCK = 0o4000
@@ -857,8 +857,9 @@ def _unlink(path: str) -> None:
 def _stop_stale_versions(base: str) -> None:
     """Stop workers of other versions (another controller release) and remove their files."""
     own_source = os.path.basename(base).split("-")[1]
-    for name in os.listdir(PARENT_DIR):
-        other = os.path.join(PARENT_DIR, name)
+    parent = os.path.dirname(base)
+    for name in os.listdir(parent):
+        other = os.path.join(parent, name)
         if other == base or not name.startswith("executor-") or name.split("-")[1] == own_source:
             continue
         try:
@@ -885,15 +886,27 @@ def _daemonize(ready_w: int) -> None:
     os.close(null)
 
 
+def _acceptable_base(base: str) -> bool:
+    """An absolute, normalised PARENT/executor-VERSION with PARENT not the root: nothing else is ours to clear."""
+    parent = os.path.dirname(base)
+    return (
+        os.path.isabs(base)
+        and os.path.normpath(base) == base
+        and parent != "/"
+        and os.path.basename(base).startswith("executor-")
+    )
+
+
 def main(argv: t.List[str]) -> int:
     """Start a manager for BASE (unless one runs) and return once it is ready."""
     base, idle_timeout, interpreter = argv[1], float(argv[2]), argv[3]
     wake = argv[4] if len(argv) > 4 else "inotify"
-    if os.path.dirname(base) != PARENT_DIR or not os.path.basename(base).startswith("executor-"):
+    parent = os.path.dirname(base)
+    if not _acceptable_base(base):
         sys.stderr.write("vmguest-qga executor: refusing base directory %s\n" % base)
         return 2
     old_umask = os.umask(0o077)
-    _private_dir(PARENT_DIR)
+    _private_dir(parent)
     _private_dir(base)
     os.umask(old_umask)
     lock_fd = os.open(os.path.join(base, "lock"), os.O_RDWR | os.O_CREAT, 0o600)

@@ -6,7 +6,8 @@
 A pipelined Python task normally costs a fresh guest interpreter (seconds under TCG).
 Here one worker per guest (_executor_worker.py, started detached through guest-exec)
 runs each task in a fork of an interpreter that already imported the task's module_utils.
-Requests and replies are private files under /run/vmguest-qga/executor-VERSION/ moved
+Requests and replies are private files under EXECUTOR_DIR/executor-VERSION/ (EXECUTOR_DIR is the
+connection's executor_dir, /run/vmguest-qga by default) moved
 with guest-file-write/read only: no guest-exec per task.
 """
 
@@ -16,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import secrets
 import shlex
 import time
@@ -34,6 +36,7 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils import _executor_worke
 if t.TYPE_CHECKING:
     from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
+# The default of the connection's executor_dir.
 PARENT_DIR = "/run/vmguest-qga"
 WORKER_SOURCE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_executor_worker.py")
 # Seconds a starting worker may take: a fresh interpreter under TCG needs 1-2 s.
@@ -103,6 +106,16 @@ MAX_OP_HEADER = 3500
 WORKER_TRUST = 3.0
 
 
+def valid_parent_dir(path: str) -> str:
+    """`path` as the executor's parent directory, or ValueError naming what is wrong with it."""
+    if not path.startswith("/") or posixpath.normpath(path) != path or path == "/":
+        raise ValueError(
+            "executor_dir must be an absolute, normalised guest path other than / (got %r), "
+            "for example /run/vmguest-qga" % path
+        )
+    return path
+
+
 class PersistentExecutor:
     """Runs pipelined AnsiballZ payloads in the guest's worker; starts it when needed."""
 
@@ -114,6 +127,7 @@ class PersistentExecutor:
         idle_timeout: float,
         log: t.Callable[[str], None],
         wake: str = "inotify",
+        parent_dir: str = PARENT_DIR,
     ) -> None:
         self.client = client
         self.interpreter = interpreter
@@ -121,11 +135,11 @@ class PersistentExecutor:
         self.idle_timeout = idle_timeout
         self.log = log
         self.wake = wake
-        self.base = "%s/executor-%s" % (PARENT_DIR, version_of(env, wake))
+        self.base = "%s/executor-%s" % (valid_parent_dir(parent_dir), version_of(env, wake))
         self.worker: tuple[int, str] | None = None
         self.worker_interpreter = ""
-        # When self.worker was last seen alive (its pid file, or a reply from it).
-        self.seen_at = 0.0
+        # When self.worker was last seen alive (its pid file, or a reply from it); None: not to be trusted.
+        self.seen_at: float | None = None
         # From the last reply: "fresh" (own interpreter) or "preloaded" (zygote fork), and the
         # seconds the job's process ran in the guest (the module's own time).
         self.how = ""
@@ -161,7 +175,8 @@ class PersistentExecutor:
         self.seen_at = time.monotonic()
 
     def _recently_seen(self) -> bool:
-        return self.worker is not None and time.monotonic() - self.seen_at < WORKER_TRUST
+        # (None, not 0.0, for "not seen": time.monotonic() may be smaller than any trust window after a boot.)
+        return self.worker is not None and self.seen_at is not None and time.monotonic() - self.seen_at < WORKER_TRUST
 
     def _running_worker(self) -> tuple[int, str, str] | None:
         try:
@@ -252,7 +267,7 @@ class PersistentExecutor:
             files.write_file(self.client, path, _Concat(header, payload))
         except (QgaCommandError, QgaFileError) as exc:
             # No file: the worker was stopping (its jobs directory is renamed away) or it is gone.
-            self.seen_at = 0.0
+            self.seen_at = None
             raise ExecutorUnavailable("the request could not be queued: %s" % exc.reason) from None
         return job_id
 
@@ -290,7 +305,7 @@ class PersistentExecutor:
             if now >= next_check:
                 next_check = now + LIVENESS_INTERVAL
                 if not self.alive():
-                    self.seen_at = 0.0
+                    self.seen_at = None
                     if self._still_queued(job_id):
                         # It died before it took the request (the worker renames or removes it first):
                         # nothing ran, so the task may run another way. A new worker clears the file.

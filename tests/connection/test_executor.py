@@ -3,9 +3,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The persistent in-guest executor (ansible_qga_executor: persistent), against real agents.
 
-On the host agent the "guest" is this machine: the worker runs here as root under
-/run/vmguest-qga. Every test stops the workers it started (by the pid in their pid file)
-and removes their directories.
+On the host agent the "guest" is this machine: the worker runs here as root, under this test
+run's own executor directory (executor_workers.PARENT_DIR, exported as VMGUEST_QGA_EXECUTOR_DIR),
+so workers another agent, checkout or run left on this machine are never seen. Every test stops
+the workers it started (by the pid in their pid file) and removes their directories.
 """
 
 from __future__ import annotations
@@ -391,6 +392,55 @@ def test_stale_worker_of_another_version_is_replaced(host_agent: HostAgent) -> N
             stop_worker(pid, stale_dir)
 
 
+def test_a_worker_another_agent_left_in_its_own_executor_dir_is_neither_used_nor_stopped(
+    host_agent: HostAgent, fresh_host_agent: HostAgent
+) -> None:
+    """Two agents on one machine, one worker each: executor_dir keeps them apart, both ways."""
+    foreign_dir = "/run/vmguest-qga-foreign-%s" % uuid.uuid4().hex[:12]
+    try:
+        foreign = run_playbook(
+            play(COMMANDS), {"h": executor_host(fresh_host_agent.channel, ansible_qga_executor_dir=foreign_dir)},
+            args=["-vvv"],
+        )
+        assert foreign.rc == 0, foreign.output
+        (foreign_pid,) = set(worker_pids(foreign))
+        assert running_workers(foreign_dir) == {foreign_pid: JOB_LINE.search(foreign.output).group(3)}  # type: ignore[union-attr]
+        ours = run_playbook(play(COMMANDS), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+        assert ours.rc == 0, ours.output
+        (our_pid,) = set(worker_pids(ours))
+        assert our_pid != foreign_pid
+        (our_dir,) = {match.group(3) for match in JOB_LINE.finditer(ours.output)}
+        assert our_dir.startswith(PARENT_DIR + "/executor-"), ours.output
+        assert how_jobs_ran(ours) == ["fresh", "preloaded", "preloaded"], ours.output
+        assert process_exists(foreign_pid), "starting our worker stopped the other agent's"
+    finally:
+        for pid, directory in running_workers(foreign_dir).items():
+            stop_worker(pid, directory)
+        shutil.rmtree(foreign_dir, ignore_errors=True)
+
+
+def test_executor_dir_that_is_not_absolute_fails_the_task_and_one_open_to_others_is_refused(
+    host_agent: HostAgent, tmp_path: t.Any
+) -> None:
+    relative = run_playbook(
+        play("    - name: ping\n      ping:\n"),
+        {"h": executor_host(host_agent.channel, ansible_qga_executor_dir="run/qga")}, args=["-vvv"],
+    )
+    result = failed(relative, "ping")
+    assert "executor_dir must be an absolute, normalised guest path other than / (got 'run/qga')" in result["msg"]
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    refused = run_playbook(
+        play("    - name: ping\n      ping:\n"),
+        {"h": executor_host(host_agent.channel, ansible_qga_executor_dir=str(shared))}, args=["-vvv"],
+    )
+    assert ok(refused, "ping")["ping"] == "pong"  # the normal way, said at -vvv
+    assert "EXECUTOR not used: starting the worker with /usr/bin/python3 failed: vmguest-qga executor: %s is not " \
+        "a private directory of uid 0" % shared in refused.output, refused.output
+    assert os.listdir(shared) == []
+
+
 def test_two_plays_on_one_host_at_once(host_agent: HostAgent) -> None:
     runs: list[AnsibleRun] = []
     hosts = {"h": executor_host(host_agent.channel)}
@@ -477,7 +527,9 @@ def test_a_tasks_ops_trust_the_worker_seen_just_before_and_fall_back_when_it_sto
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VMGUEST_QGA_TEST": uuid.uuid4().hex}
     poll = guest_exec.PollPolicy()
     with RecordingClient(host_agent.channel, timeout=30) as client:
-        runner = executor.PersistentExecutor(client, "/usr/bin/python3", env, idle_timeout=60, log=lambda _: None)
+        runner = executor.PersistentExecutor(
+            client, "/usr/bin/python3", env, idle_timeout=60, log=lambda _: None, parent_dir=PARENT_DIR
+        )
         runner.ensure_worker()
         pid_file = runner.base + "/pid"
         checks = opened.count(pid_file)
@@ -522,8 +574,8 @@ def vm_executor_host(test_vm: t.Any, **extra: t.Any) -> dict[str, t.Any]:
 def test_vm_tasks_run_in_one_worker_in_preloaded_forks(test_vm: t.Any) -> None:
     tasks = COMMANDS + """
     - name: worker files
-      raw: stat -c '%a %U %n' /run/vmguest-qga /run/vmguest-qga/executor-*; ls /run/vmguest-qga/executor-*/jobs | wc -l
-"""
+      raw: stat -c '%%a %%U %%n' %(dir)s %(dir)s/executor-*; ls %(dir)s/executor-*/jobs | wc -l
+""" % {"dir": PARENT_DIR}
     run = run_playbook(play(tasks), {"vm": vm_executor_host(test_vm)}, args=["-vvv"])
     assert run.rc == 0, run.output
     assert [ok(run, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]

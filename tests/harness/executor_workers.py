@@ -1,7 +1,13 @@
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The persistent executor's workers on this machine (started through a host agent): find and stop them."""
+"""The persistent executor's workers on this machine (started through a host agent): find and stop them.
+
+Every test run keeps its workers in a directory of its own (EXECUTOR_DIR, exported as the connection's
+VMGUEST_QGA_EXECUTOR_DIR by tests/conftest.py), so a worker another checkout, agent or test run left
+on this machine, under the default /run/vmguest-qga or a directory of its own, is neither found nor
+used, and ours cannot stop theirs.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +18,15 @@ import signal
 import time
 import typing as t
 
-PARENT_DIR = "/run/vmguest-qga"
+DEFAULT_DIR = "/run/vmguest-qga"
+ENV_NAME = "VMGUEST_QGA_EXECUTOR_DIR"
+PARENT_DIR = os.environ.setdefault(ENV_NAME, "/run/vmguest-qga-tests-%d" % os.getpid())
 
 
-def running_workers() -> dict[int, str]:
-    """{pid: directory} of the executor workers on this machine (pid file + a live process naming it)."""
+def running_workers(parent: str = PARENT_DIR) -> dict[int, str]:
+    """{pid: directory} of the executor workers under `parent` (pid file + a live process naming it)."""
     found = {}
-    for pid_file in glob.glob(PARENT_DIR + "/executor-*/pid"):
+    for pid_file in glob.glob(parent + "/executor-*/pid"):
         directory = os.path.dirname(pid_file)
         try:
             with open(pid_file) as handle:
@@ -63,3 +71,10 @@ def stop_workers_started_since(before: t.Collection[int]) -> None:
     for pid, directory in running_workers().items():
         if pid not in before:
             stop_worker(pid, directory)
+
+
+def remove_run_directory() -> None:
+    """Stop what still runs in this run's executor directory and remove it (the session's last step)."""
+    for pid, directory in running_workers().items():
+        stop_worker(pid, directory)
+    shutil.rmtree(PARENT_DIR, ignore_errors=True)
