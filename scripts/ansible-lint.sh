@@ -13,13 +13,15 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
-lint=$repo/.venv/bin/ansible-lint
+venv=${VMGUEST_QGA_VENV:-$repo/.venv}
+case $venv in /*) ;; *) venv=$repo/$venv ;; esac
+lint=$venv/bin/ansible-lint
 if [ ! -x "$lint" ]; then
   echo "ansible-lint.sh: $lint not found; run scripts/setup.sh first" >&2
   exit 2
 fi
 # The collection must be found as ansible_collections/vmguest/qga: the tests' symlink in a temp dir.
-collections_root=$("$repo/.venv/bin/python" -c '
+collections_root=$("$venv/bin/python" -c '
 import sys
 sys.path.insert(0, sys.argv[1])
 from collection_path import collection_root
@@ -35,5 +37,5 @@ if [ "$#" -eq 0 ]; then
 fi
 cd "$repo"
 export ANSIBLE_COLLECTIONS_PATH=$collections_root
-export PATH=$repo/.venv/bin:$PATH
+export PATH=$venv/bin:$PATH
 exec "$lint" --offline --strict --config-file "$repo/.ansible-lint" "$@"

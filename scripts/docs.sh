@@ -26,7 +26,9 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
-venv_bin=$repo/.venv/bin
+venv=${VMGUEST_QGA_VENV:-$repo/.venv}
+case $venv in /*) ;; *) venv=$repo/$venv ;; esac
+venv_bin=$venv/bin
 build_site=1
 dest=${TMPDIR:-/tmp}/vmguest-qga-docsite-$(id -u)
 while [ $# -gt 0 ]; do

@@ -22,8 +22,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
-ansible_test=$repo/.venv/bin/ansible-test
-python=$repo/.venv/bin/python
+venv=${VMGUEST_QGA_VENV:-$repo/.venv}
+case $venv in /*) ;; *) venv=$repo/$venv ;; esac
+ansible_test=$venv/bin/ansible-test
+python=$venv/bin/python
 if [ ! -x "$ansible_test" ]; then
   echo "sanity: $ansible_test not found; run scripts/setup.sh first" >&2
   exit 2

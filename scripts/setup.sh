@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian 12 machine (as root) for vmguest.qga's demo, tests and benchmarks:
 # the Debian packages (qemu-ga, QEMU, libvirt, the kernel the test VM boots) and a
-# Python venv in .venv with requirements-test.txt. Safe to run again: it skips what is there.
+# Python venv in .venv with requirements-test.txt at the exact versions of requirements-lock.txt
+# (scripts/lock.sh refreshes it). Safe to run again: it skips what is there.
+#
+# VMGUEST_QGA_VENV=DIR   the venv to set up (default .venv)
+# VMGUEST_QGA_NEWEST=1   ignore the lock: the newest releases requirements-test.txt allows (scripts/newest.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,16 +26,26 @@ if ((${#missing[@]})); then
 fi
 
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv with $($PYTHON --version)"
-  "$PYTHON" -m venv .venv
+venv=${VMGUEST_QGA_VENV:-.venv}
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating $venv with $($PYTHON --version)"
+  "$PYTHON" -m venv "$venv"
 fi
-stamp=.venv/.requirements.sha256
-wanted=$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)
+stamp=$venv/.requirements.sha256
+if [ "${VMGUEST_QGA_NEWEST:-}" = 1 ]; then
+  # Newest releases on purpose: re-resolved once a day.
+  wanted=newest-$(date -u +%Y-%m-%d)-$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)
+  pins=()
+  upgrade=(--upgrade --upgrade-strategy eager)
+else
+  wanted=$(cat requirements.txt requirements-test.txt requirements-lock.txt | sha256sum | cut -d' ' -f1)
+  pins=(-c requirements-lock.txt)
+  upgrade=()
+fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  echo "setup: installing Python requirements into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements-test.txt
+  echo "setup: installing Python requirements into $venv${pins[*]:+ (pinned by requirements-lock.txt)}"
+  "$venv/bin/python" -m pip install -q --upgrade "${pins[@]}" pip setuptools wheel
+  "$venv/bin/python" -m pip install -q "${upgrade[@]}" "${pins[@]}" -r requirements-test.txt
   echo "$wanted" > "$stamp"
 fi
 echo "setup: done"
