@@ -9,22 +9,20 @@ files) and that no secret reaches the output or a task result.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
-import struct
 import subprocess
 import typing as t
 
 import yaml
-from ansible_run import AnsibleRun, _bin, ansible_env, qga_host, run_playbook, vm_channel
+from ansible_run import AnsibleRun, _bin, ansible_env, assert_no_secret, qga_host, run_playbook, vm_channel
 from collection_path import REPO_ROOT
+from fake_ssh_keys import ed25519
+from guest import guest_sh, shadow_hash
 from hostagent import HostAgent
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-from ansible_collections.vmguest.qga.plugins.plugin_utils.passwd_crypt import _libcrypt, shadow_field, verify_password
+from ansible_collections.vmguest.qga.plugins.plugin_utils.passwd_crypt import _libcrypt, verify_password
 
 EXAMPLES = os.path.join(REPO_ROOT, "examples")
 AUTHORIZED_KEYS = "/home/alice/.ssh/authorized_keys"
@@ -39,33 +37,6 @@ def example(name: str) -> str:
 
 def tasks_named(run: AnsibleRun, suffix: str, host: str) -> list[dict[str, t.Any]]:
     return [r for r in run.results if r["task"].endswith(suffix) and r["host"] == host]
-
-
-def ed25519(comment: str) -> str:
-    key_type = b"ssh-ed25519"
-    blob = struct.pack(">I", len(key_type)) + key_type + struct.pack(">I", 32) + os.urandom(32)
-    return "ssh-ed25519 %s %s" % (base64.b64encode(blob).decode(), comment)
-
-
-def guest_run(channel: str, script: str) -> str:
-    with QgaClient(channel, timeout=60) as client:
-        result = guest_exec.run(client, ["/bin/sh", "-c", script], timeout=60)
-    assert result.rc == 0, result
-    return result.stdout.decode()
-
-
-def alice_hash(channel: str) -> str:
-    with QgaClient(channel, timeout=60) as client:
-        field = shadow_field(files.read_bytes(client, "/etc/shadow").decode(), "alice")
-    assert field is not None
-    return field
-
-
-def assert_absent(run: AnsibleRun, *secrets_: str) -> None:
-    everything = run.output + repr(run.results)
-    for secret in secrets_:
-        for form in (secret, base64.b64encode(secret.encode()).decode()):
-            assert form not in everything, "a secret leaked into the output"
 
 
 def write_vars(directory: str, name: str, data: dict[str, t.Any]) -> str:
@@ -109,12 +80,12 @@ def test_fleet_facts_writes_a_report_per_reachable_guest(test_vm: t.Any, host_ag
 def test_rotate_ssh_keys_leaves_exactly_the_given_keys(test_vm: t.Any, tmp_path: t.Any) -> None:
     channel = vm_channel(test_vm)
     old_key, new_key, second_key = ed25519("old@example"), ed25519("new@example"), ed25519("second@example")
-    guest_run(channel, "mkdir -p /home/alice/.ssh && printf '%%s\\n' '%s' > %s && chown -R alice /home/alice/.ssh"
-              % (old_key, AUTHORIZED_KEYS))
+    guest_sh(channel, "mkdir -p /home/alice/.ssh && printf '%%s\\n' '%s' > %s && chown -R alice /home/alice/.ssh"
+             % (old_key, AUTHORIZED_KEYS))
     keys_file = write_vars(str(tmp_path), "keys.yml", {"ssh_key_rotation": {"alice": [new_key, second_key]}})
     run = run_playbook(example("rotate_ssh_keys.yml"), {"vm": qga_host(channel)}, args=["-e", "@" + keys_file])
     assert run.rc == 0, run.output
-    lines = [line for line in guest_run(channel, "cat %s" % AUTHORIZED_KEYS).splitlines() if line.strip()]
+    lines = [line for line in guest_sh(channel, "cat %s" % AUTHORIZED_KEYS).splitlines() if line.strip()]
     assert sorted(lines) == sorted([new_key, second_key])
     summary = tasks_named(run, "Say what changed", "vm")[0]["result"]["results"][0]["msg"]
     assert summary == "alice: 2 keys added, 1 removed"
@@ -147,22 +118,22 @@ def test_rotate_password_from_a_vaulted_hash(test_vm: t.Any, tmp_path: t.Any) ->
 
     run = run_playbook(example("rotate_password.yml"), {"vm": qga_host(channel)}, args=[*args, "-vvv"])
     assert run.rc == 0, run.output
-    assert alice_hash(channel) == hashed
-    assert verify_password(plain, alice_hash(channel)) == (True, "")
+    assert shadow_hash(channel) == hashed
+    assert verify_password(plain, shadow_hash(channel)) == (True, "")
     said = tasks_named(run, "Say whose password changed", "vm")[0]["result"]["msg"]
     assert said == "changed: alice; unchanged: nobody"
-    assert_absent(run, plain, hashed, vault_password)
+    assert_no_secret(run, plain, hashed, vault_password)
 
     again = run_playbook(example("rotate_password.yml"), {"vm": qga_host(channel)}, args=args)
     assert again.rc == 0, again.output
     assert tasks_named(again, "Say whose password changed", "vm")[0]["result"]["msg"] == \
         "changed: nobody; unchanged: alice"
-    assert_absent(again, plain, hashed, vault_password)
+    assert_no_secret(again, plain, hashed, vault_password)
 
 
 def test_rotate_password_plain_vaulted_password(test_vm: t.Any, tmp_path: t.Any) -> None:
     channel = vm_channel(test_vm)
-    before = alice_hash(channel)
+    before = shadow_hash(channel)
     plain = "Plain-%s" % secrets.token_hex(6)
     password_file = tmp_path / "vault-pass"
     password_file.write_text(secrets.token_hex(16))
@@ -171,9 +142,9 @@ def test_rotate_password_plain_vaulted_password(test_vm: t.Any, tmp_path: t.Any)
     run = run_playbook(example("rotate_password.yml"), {"vm": qga_host(channel)},
                        args=["-e", "@" + vault_file, "--vault-password-file", str(password_file), "-vvvv"])
     assert run.rc == 0, run.output
-    after = alice_hash(channel)
+    after = shadow_hash(channel)
     assert after != before and verify_password(plain, after) == (True, "")
-    assert_absent(run, plain, after)
+    assert_no_secret(run, plain, after)
 
 
 def test_rotate_password_refuses_an_agent_without_the_command(host_agent: HostAgent) -> None:
@@ -184,4 +155,4 @@ def test_rotate_password_refuses_an_agent_without_the_command(host_agent: HostAg
     assert run.rc != 0
     assert "feature password needs guest-set-user-password (disabled)" in run.output
     assert tasks_named(run, "Set each user's password", "h") == []
-    assert_absent(run, secret)
+    assert_no_secret(run, secret)

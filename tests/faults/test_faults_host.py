@@ -15,23 +15,14 @@ import hashlib
 import os
 import re
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 import typing as t
 
 import pytest
-from ansible_run import (
-    _bin,
-    ansible_env,
-    module_task,
-    ok,
-    play,
-    qga_host,
-    run_playbook,
-    write_inventory,
-)
+from ansible_run import failed, module_task, ok, play, qga_host, run_playbook
+from background_play import PlayInBackground, echo_task, gate_tasks, wait_until
 from hostagent import HostAgent
 
 pytestmark = pytest.mark.fault
@@ -39,14 +30,6 @@ pytestmark = pytest.mark.fault
 BIG_FILE_MIB = 192
 # What the client says when the agent dies under it: mid-reply, or when reconnecting to a dead socket.
 AGENT_GONE = re.compile(r"the (agent|agent or the VM) went away|the VM or the agent chardev is gone")
-
-
-def wait_until(predicate: t.Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.02)
 
 
 def kill_pid_file(path: str) -> None:
@@ -71,45 +54,10 @@ def big_file(directory: str, name: str = "big.bin") -> tuple[str, str]:
     return path, digest.hexdigest()
 
 
-class PlayInBackground:
-    """ansible-playbook started in the background, so the test can break the agent while it runs."""
-
-    def __init__(self, playbook: str, hosts: t.Mapping[str, t.Mapping[str, t.Any]], work: str,
-                 args: t.Sequence[str] = ()) -> None:
-        play_path = os.path.join(work, "play-%d.yml" % id(self))
-        with open(play_path, "w") as handle:
-            handle.write(playbook)
-        self.proc = subprocess.Popen(
-            [_bin("ansible-playbook"), "-i", write_inventory(work, hosts), play_path, *args],
-            env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work,
-        )
-        self.output = ""
-
-    def finish(self, timeout: float = 300) -> int:
-        self.output = self.proc.communicate(timeout=timeout)[0]
-        return self.proc.returncode
-
-
 @pytest.fixture
 def work() -> t.Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="vmguest-qga-fault-") as directory:
         yield directory
-
-
-def gate_tasks(ready: str, go: str) -> str:
-    """Two controller-side tasks: announce `ready`, then wait until the test creates `go`."""
-    return (
-        "    - name: between tasks, ready\n"
-        "      ansible.builtin.file: {path: %s, state: touch, mode: '0600'}\n"
-        "      delegate_to: localhost\n"
-        "    - name: between tasks, wait\n"
-        "      ansible.builtin.wait_for: {path: %s, timeout: 120}\n"
-        "      delegate_to: localhost\n" % (ready, go)
-    )
-
-
-def echo_task(name: str, text: str) -> str:
-    return "    - name: %s\n      ansible.builtin.command: echo %s\n" % (name, text)
 
 
 def test_garbage_and_stale_replies_on_the_channel_do_not_reach_the_next_play(work: str) -> None:
@@ -318,52 +266,35 @@ def test_agent_gone_before_the_play_is_a_clear_unreachable(work: str) -> None:
     assert "ansible_qga_channel" in run.output or "org.qemu.guest_agent.0" in run.output or "socket" in run.output
 
 
-# Per module: valid arguments, then one option and a value of the wrong type or outside its
-# choices; the error must name that option.
-WRONG_VALUES: dict[str, tuple[str, str, str]] = {
-    "qga_copy": ("dest: /tmp/vmguest-qga-never-written, content: hi", "backup", "maybe"),
-    "qga_exec": ("argv: [/bin/true]", "timeout", "soon"),
-    "qga_fetch": ("src: /etc/hostname, dest: /tmp/vmguest-qga-never-fetched", "flat", "sometimes"),
-    "qga_fsfreeze": ("state: status", "auto_thaw", "later"),
-    "qga_fstrim": ("timeout: 5", "minimum", "big"),
-    "qga_info": ("gather_subset: [agent]", "gather_subset", "{osinfo: true}"),
-    "qga_memory_blocks": ("blocks: []", "online_count", "many"),
-    "qga_shutdown": ("mode: reboot", "reboot_timeout", "eventually"),
-    "qga_ssh_keys": ("user: root, keys: [ssh-ed25519 AAAA]", "state", "maybe"),
-    "qga_suspend": ("mode: ram", "mode", "hibernate-ish"),
-    "qga_time": ("state: synced", "tolerance", "tight"),
-    "qga_user_password": ("user: root, password: x", "crypted", "perhaps"),
-    "qga_vcpus": ("online_cpus: [0]", "online", "all"),
-    "qmp_snapshot": ("socket: /nonexistent/qmp.sock", "timeout", "never"),
+# Through real plays: an action plugin of the collection (validated by QgaActionBase.run) and the
+# module that runs as a module (AnsibleModule). Each: valid arguments with one option's value of the
+# wrong type, then the same arguments with an unknown option; the errors must name them. Every other
+# module's case is in tests/unit/test_argument_specs.py.
+WRONG_VALUES_THROUGH_PLAYS: dict[str, tuple[str, str, str]] = {
+    "qga_copy": ("{dest: /tmp/vmguest-qga-never-written, content: hi, backup: maybe}",
+                 "{dest: /tmp/vmguest-qga-never-written, content: hi, no_such_option: 1}", "backup"),
+    "qmp_snapshot": ("{socket: /nonexistent/qmp.sock, timeout: never}",
+                     "{socket: /nonexistent/qmp.sock, no_such_option: 1}", "timeout"),
 }
 
 
-def with_option(arguments: str, option: str, value: str) -> str:
-    """Inline YAML arguments with `option` set to `value` (replacing it when already there)."""
-    kept = [part for part in arguments.split(", ") if not part.startswith(option + ":")]
-    return "{%s}" % ", ".join([*kept, "%s: %s" % (option, value)])
-
-
-@pytest.mark.parametrize("module", sorted(WRONG_VALUES))
-def test_every_module_names_a_wrong_value_and_an_unknown_option_and_changes_nothing(
-    module: str, host_agent: HostAgent
-) -> None:
-    arguments, option, wrong_value = WRONG_VALUES[module]
+@pytest.mark.parametrize("module", sorted(WRONG_VALUES_THROUGH_PLAYS))
+def test_a_wrong_value_and_an_unknown_option_are_named_and_change_nothing(module: str, host_agent: HostAgent) -> None:
+    wrong_arguments, unknown_arguments, option = WRONG_VALUES_THROUGH_PLAYS[module]
     delegate = "      delegate_to: localhost\n" if module == "qmp_snapshot" else ""
     run = run_playbook(play(
         "    - name: wrong value\n      vmguest.qga.%s: %s\n      ignore_errors: true\n%s"
-        % (module, with_option(arguments, option, wrong_value), delegate),
+        % (module, wrong_arguments, delegate),
         "    - name: unknown option\n      vmguest.qga.%s: %s\n      ignore_errors: true\n%s"
-        % (module, with_option(arguments, "no_such_option", "1"), delegate),
+        % (module, unknown_arguments, delegate),
     ), {"vm": qga_host(host_agent.channel)})
     assert run.rc == 0, run.output
-    wrong, unknown = run.task("wrong value"), run.task("unknown option")
-    for entry in (wrong, unknown):
-        assert entry["status"] == "failed", entry
-        assert not entry["result"].get("changed"), entry
-    assert option in wrong["result"]["msg"], wrong["result"]["msg"]
-    assert "no_such_option" in unknown["result"]["msg"] and "Unsupported" in unknown["result"]["msg"], unknown
-    assert not os.path.exists("/tmp/vmguest-qga-never-written") and not os.path.exists("/tmp/vmguest-qga-never-fetched")
+    wrong, unknown = failed(run, "wrong value"), failed(run, "unknown option")
+    for result in (wrong, unknown):
+        assert not result.get("changed"), result
+    assert option in wrong["msg"], wrong["msg"]
+    assert "no_such_option" in unknown["msg"] and "Unsupported" in unknown["msg"], unknown
+    assert not os.path.exists("/tmp/vmguest-qga-never-written")
 
 
 def test_a_bad_channel_string_is_named(host_agent: HostAgent) -> None:

@@ -21,21 +21,17 @@ import typing as t
 
 import pytest
 from ansible_run import ok, play, qga_host, result_of, run_playbook, vm_channel
-from test_faults_host import PlayInBackground, echo_task, gate_tasks, wait_until
+from background_play import PlayInBackground, echo_task, gate_tasks, wait_until
+from guest import agent, vm_status
 from testvm import _qmp_command
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import NO_REPLY_SYNC_WAIT, QgaClient
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaCommandError, QgaError, QgaRequestLost
 
 pytestmark = pytest.mark.fault
 
 AUTO_THAW_S = 25
-
-
-def agent(channel: str, command: str, arguments: dict[str, t.Any] | None = None, timeout: float = 60) -> t.Any:
-    with QgaClient(channel, timeout=timeout) as client:
-        return client.execute(command, arguments)
 
 
 def agent_answers(channel: str) -> bool:
@@ -83,6 +79,7 @@ def test_frozen_guest_tasks_fail_at_once_nothing_is_written_and_the_watchdog_tha
             agent(channel, "guest-fsfreeze-thaw")
 
 
+@pytest.mark.spoils_vm("reboot")
 def test_vm_rebooted_between_tasks_the_next_task_reaches_the_new_boot(test_vm: t.Any) -> None:
     channel = vm_channel(test_vm)
     with tempfile.TemporaryDirectory(prefix="vmguest-qga-fault-") as work:
@@ -154,6 +151,10 @@ def test_secrets_stay_out_of_vvvv_output_the_log_file_and_callback_results(test_
 
 # The test VM has no systemd, no pm-utils and no swap: its agent refuses hybrid suspend at once.
 NOT_SUPPORTED = "the requested suspend mode is not supported by the guest"
+# The client's wait for the guest-sync sent after a no-reply command, shorter than its 10 s default:
+# the tests below control when the agent can answer, they need no margin for a slow guest there.
+PAUSED_SYNC_WAIT = 3.0  # the VM stays paused until the client asks again, however long it waits
+RESTART_SYNC_WAIT = 6.0  # the second guest-sync must come after the agent is killed (see below)
 
 
 def test_a_stalled_agents_late_refusal_of_a_no_reply_command_is_still_the_error(test_vm: t.Any) -> None:
@@ -165,14 +166,15 @@ def test_a_stalled_agents_late_refusal_of_a_no_reply_command_is_still_the_error(
             asked_again.set()
 
     outcome: list[object] = []
-    with QgaClient(channel, timeout=60, log=log) as client:
+    # The second wait keeps its default: the resumed guest must answer within it.
+    with QgaClient(channel, timeout=60, log=log, no_reply_sync_wait=PAUSED_SYNC_WAIT) as client:
         client.ping()
         # A paused VM is an agent that cannot answer: the command and its guest-sync wait in the channel.
         _qmp_command(test_vm.qmp_socket, "stop")
         try:
             caller = threading.Thread(target=lambda: outcome.append(_outcome(client, "guest-suspend-hybrid")))
             caller.start()
-            assert asked_again.wait(NO_REPLY_SYNC_WAIT + 30), "the client never sent its second guest-sync"
+            assert asked_again.wait(PAUSED_SYNC_WAIT + 30), "the client never sent its second guest-sync"
         finally:
             _qmp_command(test_vm.qmp_socket, "cont")
         caller.join(60)
@@ -185,9 +187,11 @@ def test_a_stalled_agents_late_refusal_of_a_no_reply_command_is_still_the_error(
 def test_an_agent_restarted_after_a_no_reply_command_is_a_lost_request_not_success(test_vm: t.Any) -> None:
     channel = vm_channel(test_vm)
     # Stop the agent before the command reaches it, then kill it: the test VM's init respawns it, and
-    # the guest's port drops what the dead agent never read.
+    # the guest's port drops what the dead agent never read. Timeline (s): stopped at 1, the command
+    # and its guest-sync sent at 5, killed at 8, the second guest-sync at 5 + RESTART_SYNC_WAIT = 11:
+    # after the kill, so only the respawned agent sees it (it has the default wait to answer).
     stop_then_kill = "sleep 1; p=$(pidof qemu-ga); kill -STOP $p; sleep 7; kill -KILL $p"
-    with QgaClient(channel, timeout=60) as client:
+    with QgaClient(channel, timeout=60, no_reply_sync_wait=RESTART_SYNC_WAIT) as client:
         guest_exec.run(client, ["/bin/sh", "-c", "setsid sh -c '%s' </dev/null >/dev/null 2>&1 &" % stop_then_kill])
         time.sleep(5)
         outcome = _outcome(client, "guest-suspend-hybrid")
@@ -205,7 +209,3 @@ def _outcome(client: QgaClient, command: str) -> object:
         return client.execute(command)
     except QgaError as exc:
         return exc
-
-
-def vm_status(test_vm: t.Any) -> str:
-    return str(_qmp_command(test_vm.qmp_socket, "query-status")["status"])

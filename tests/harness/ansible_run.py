@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -144,9 +145,14 @@ def vm_channel(test_vm: t.Any) -> str:
     return "unix:%s" % test_vm.agent_socket
 
 
-def play(*tasks: str) -> str:
-    """A play on all hosts, without fact gathering, made of `tasks` (as module_task returns them)."""
-    return "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(tasks)
+def play(*tasks: str, hosts: str = "all", gather_facts: bool = False) -> str:
+    """A play on `hosts` made of `tasks` (YAML list items indented by 4, as module_task returns them)."""
+    return "- hosts: %s\n  gather_facts: %s\n  tasks:\n%s" % (hosts, str(gather_facts).lower(), "".join(tasks))
+
+
+# Task keywords for module_task's `extra`.
+IGNORE_ERRORS = "      ignore_errors: true\n"
+CHECK_MODE = "      check_mode: true\n"
 
 
 def module_task(module: str, name: str, body: str = "", extra: str = "") -> str:
@@ -155,13 +161,62 @@ def module_task(module: str, name: str, body: str = "", extra: str = "") -> str:
     return "    - name: %s\n      %s:%s\n%s%s" % (name, module, "" if lines else " {}", lines, extra)
 
 
-def result_of(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    """The result dict of the task called `name`."""
-    return t.cast("dict[str, t.Any]", run.task(name)["result"])
+class TaskMaker(t.Protocol):
+    """module_task with the module filled in."""
+
+    def __call__(self, name: str, body: str = "", extra: str = "") -> str:
+        """One task of the module called `name`."""
 
 
-def ok(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    """The result of the task called `name`, asserting it succeeded."""
-    entry = run.task(name)
-    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output)
+def tasks_of(module: str) -> TaskMaker:
+    """A task(name, body, extra) maker for `module`: module_task with the module filled in."""
+
+    def task(name: str, body: str = "", extra: str = "") -> str:
+        return module_task(module, name, body, extra)
+
+    return task
+
+
+# How much of a run's output an assertion message shows (its end: where the error is).
+OUTPUT_TAIL = 5000
+
+
+def result_of(run: AnsibleRun, name: str, host: str | None = None) -> dict[str, t.Any]:
+    """The result dict of the task called `name` (on `host`), whatever its status."""
+    return t.cast("dict[str, t.Any]", run.task(name, host)["result"])
+
+
+def _result_with_status(run: AnsibleRun, name: str, host: str | None, status: str) -> dict[str, t.Any]:
+    entry = run.task(name, host)
+    assert entry["status"] == status, "%s: %s\n%s" % (name, entry, run.output[-OUTPUT_TAIL:])
     return t.cast("dict[str, t.Any]", entry["result"])
+
+
+def ok(run: AnsibleRun, name: str, host: str | None = None) -> dict[str, t.Any]:
+    """The result of the task called `name` (on `host`), asserting it succeeded."""
+    return _result_with_status(run, name, host, "ok")
+
+
+def failed(run: AnsibleRun, name: str, host: str | None = None, status: str = "failed") -> dict[str, t.Any]:
+    """The result of the task called `name` (on `host`), asserting it failed (or ended with `status`)."""
+    return _result_with_status(run, name, host, status)
+
+
+def failure_of(run: AnsibleRun, host: str) -> str:
+    """The message of the (last) task that failed `host`, asserting one did."""
+    failures = [r for r in run.results if r["host"] == host and r["status"] == "failed"]
+    assert failures, "%s did not fail\n%s" % (host, run.output[-OUTPUT_TAIL:])
+    return str(failures[-1]["result"].get("msg"))
+
+
+def message(result: dict[str, t.Any]) -> str:
+    """Everything a user reads about a failed task."""
+    return "\n".join(str(result.get(key, "")) for key in ("msg", "module_stderr", "module_stdout", "stderr"))
+
+
+def assert_no_secret(run: AnsibleRun, *secrets: str) -> None:
+    """Neither the secrets nor their base64 appear in the output or in any task result."""
+    everything = run.output + repr(run.results)
+    for secret in secrets:
+        for form in (secret, base64.b64encode(secret.encode()).decode()):
+            assert form not in everything, "a secret leaked into the output"

@@ -16,7 +16,7 @@ import typing as t
 import uuid
 
 import pytest
-from ansible_run import _bin, ansible_env, play, qga_host, result_of, run_playbook, vm_channel
+from ansible_run import failed, play, qga_host, result_of, run_playbook, vm_channel
 from hostagent import HostAgent
 
 HOST_PLAY = play("""
@@ -79,10 +79,9 @@ def test_run_argv_shell_stdin_env_and_codes_on_the_host_agent(host_agent: HostAg
     assert base64.b64decode(binary["stdout_b64"]) == b"\x00\x01\x02\xff\x00"
     assert "\ufffd" in binary["stdout"]  # text is decoded with replacement
 
-    failed = run.task("stderr and rc")
-    assert failed["status"] == "failed"
-    assert failed["result"]["rc"] == 3 and failed["result"]["msg"] == "non-zero return code"
-    assert failed["result"]["stderr"] == "oops"
+    nonzero = failed(run, "stderr and rc")
+    assert nonzero["rc"] == 3 and nonzero["msg"] == "non-zero return code"
+    assert nonzero["stderr"] == "oops"
 
     assert result_of(run, "chdir")["stdout"] == "/tmp"
 
@@ -133,9 +132,7 @@ def test_timeout_kills_the_process_group_and_keeps_output(host_agent: HostAgent)
         timeout: 2
 """), {"h": qga_host(host_agent.channel, tag=tag)})
     assert time.monotonic() - started < 60
-    slow = run.task("slow")
-    assert slow["status"] == "failed"
-    result = slow["result"]
+    result = failed(run, "slow")
     assert result["timed_out"] is True and result["signal"] == 9 and result["rc"] == -9
     assert result["stdout"] == "started"
     assert "ran longer than 2.0 s" in result["msg"]
@@ -186,8 +183,7 @@ def test_bad_input_is_a_clear_error(host_agent: HostAgent) -> None:
     assert "mutually exclusive" in result_of(run, "both argv and cmd")["msg"]
     assert "argv is empty" in result_of(run, "empty argv")["msg"]
     assert "stdin_b64 is not valid base64" in result_of(run, "bad base64")["msg"]
-    missing = run.task("no such program")
-    assert missing["status"] == "failed", missing
+    failed(run, "no such program")
 
 
 def test_own_channel_option_from_localhost(host_agent: HostAgent) -> None:
@@ -246,10 +242,9 @@ def test_user_chdir_creates_and_timeout_in_the_vm(test_vm: t.Any) -> None:
     assert again["changed"] is False and "exists" in again["msg"]
     assert result_of(run, "owner")["stdout"] == "alice"
 
-    slow = run.task("timeout in the guest")
-    assert slow["status"] == "failed"
-    assert slow["result"]["signal"] == 9 and slow["result"]["timed_out"] is True
-    background = slow["result"]["stdout"].strip()
+    slow = failed(run, "timeout in the guest")
+    assert slow["signal"] == 9 and slow["timed_out"] is True
+    background = slow["stdout"].strip()
     assert background.isdigit(), slow
     check = run_playbook(play("""
     - name: background child
@@ -258,13 +253,5 @@ def test_user_chdir_creates_and_timeout_in_the_vm(test_vm: t.Any) -> None:
 """), {"vm": qga_host(vm_channel(test_vm), bg=background)})
     assert result_of(check, "background child")["stdout"] == "gone", check.output
 
-    killed = run.task("killed by a signal")
-    assert killed["status"] == "failed"
-    assert killed["result"]["signal"] == 15 and killed["result"]["rc"] == -15
-
-
-def test_ansible_doc() -> None:
-    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_exec"], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "creates" in proc.stdout and "stdout_b64" in proc.stdout
+    killed = failed(run, "killed by a signal")
+    assert killed["signal"] == 15 and killed["rc"] == -15

@@ -5,20 +5,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
 import typing as t
 import uuid
 
 import pytest
-from ansible_run import _bin, ansible_env, ok, qga_host, run_playbook
+from ansible_run import failed, ok, qga_host, run_playbook
+from guest import sha256
 from hostagent import HostAgent
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
 
 FETCH_PLAY = """
 - hosts: all
@@ -86,16 +80,14 @@ def test_non_flat_dest_is_per_host(host_agent: HostAgent, tmp_path: t.Any) -> No
 def test_missing_and_directory_sources(host_agent: HostAgent, tmp_path: t.Any) -> None:
     host = qga_host(host_agent.channel, src="/nonexistent-qga-fetch", dest=str(tmp_path / "x"), flat=True)
     run = run_playbook(FETCH_PLAY, {"h": host})
-    missing = run.task("fetch")
-    assert missing["status"] == "failed"
-    assert missing["result"]["msg"] == "the guest file /nonexistent-qga-fetch does not exist"
+    assert failed(run, "fetch")["msg"] == "the guest file /nonexistent-qga-fetch does not exist"
 
     ignored = ok(run_playbook(FETCH_PLAY, {"h": {**host, "fail_on_missing": False}}), "fetch")
     assert ignored["changed"] is False
     assert "does not exist, not transferring, ignored" in ignored["msg"]
 
-    directory = run_playbook(FETCH_PLAY, {"h": {**host, "src": str(tmp_path)}}).task("fetch")
-    assert directory["status"] == "failed" and "is a directory in the guest" in directory["result"]["msg"]
+    directory = failed(run_playbook(FETCH_PLAY, {"h": {**host, "src": str(tmp_path)}}), "fetch")
+    assert "is a directory in the guest" in directory["msg"]
     relative = run_playbook(FETCH_PLAY, {"h": {**host, "src": "etc/hostname"}}).task("fetch")
     assert "src must be an absolute path" in relative["result"]["msg"]
     assert not (tmp_path / "x").exists()
@@ -148,10 +140,3 @@ def test_round_trip_through_the_vm(test_vm: t.Any, tmp_path: t.Any) -> None:
     assert down["changed"] is True and down["remote_checksum"] == sha256(payload)
     assert (tmp_path / "down.bin").read_bytes() == payload
     assert ok(run, "down again")["changed"] is False
-
-
-def test_ansible_doc() -> None:
-    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_fetch"], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "fail_on_missing" in proc.stdout and "remote_checksum" in proc.stdout

@@ -10,35 +10,21 @@ and opens its own short-lived clients: a play and the watchdog need the channel 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 import typing as t
 
 import pytest
-from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook, vm_channel
+from ansible_run import CHECK_MODE, IGNORE_ERRORS, failed, play, qga_host, result_of, run_playbook, tasks_of, vm_channel
+from guest import agent, thaw
 from hostagent import HostAgent
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.plugin_utils.fsfreeze_watchdog import (
     MARKER,
     FreezeState,
     process_command_line,
 )
 
-
-def task(name: str, body: str = "", extra: str = "") -> str:
-    return module_task("vmguest.qga.qga_fsfreeze", name, body, extra)
-
-
-def agent(channel: str, command: str, arguments: dict[str, t.Any] | None = None) -> t.Any:
-    """One command through a client of the test's own, closed right after (plays need the channel)."""
-    with QgaClient(channel, timeout=120) as client:
-        return client.execute(command, arguments)
-
-
-def thaw(channel: str) -> None:
-    if agent(channel, "guest-fsfreeze-status") == "frozen":
-        agent(channel, "guest-fsfreeze-thaw")
+task = tasks_of("vmguest.qga.qga_fsfreeze")
 
 
 def alive(pid: int | None) -> bool:
@@ -94,20 +80,13 @@ def test_freeze_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgen
 @pytest.mark.fault
 def test_bad_input_is_refused(host_agent: HostAgent) -> None:
     run = run_playbook(play(
-        task("mountpoints with thawed", "state: thawed\nmountpoints: [/]", "      ignore_errors: true\n"),
-        task("negative auto_thaw", "state: status\nauto_thaw: -1", "      ignore_errors: true\n"),
-        task("no state", "auto_thaw: 5", "      ignore_errors: true\n"),
+        task("mountpoints with thawed", "state: thawed\nmountpoints: [/]", IGNORE_ERRORS),
+        task("negative auto_thaw", "state: status\nauto_thaw: -1", IGNORE_ERRORS),
+        task("no state", "auto_thaw: 5", IGNORE_ERRORS),
     ), {"h": qga_host(host_agent.channel)})
     assert "mountpoints only goes with state=frozen" in result_of(run, "mountpoints with thawed")["msg"]
     assert "auto_thaw must be 0 (off) or a number of seconds" in result_of(run, "negative auto_thaw")["msg"]
     assert "state" in result_of(run, "no state")["msg"]
-
-
-def test_ansible_doc_shows_the_module() -> None:
-    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_fsfreeze"], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "auto_thaw" in proc.stdout and "VSS" in proc.stdout and "frozen_seconds" in proc.stdout
 
 
 # -- the test VM ---------------------------------------------------------------------
@@ -115,11 +94,11 @@ def test_ansible_doc_shows_the_module() -> None:
 
 def test_freeze_status_thaw_idempotent_with_check_and_diff(vm: str) -> None:
     run = run_playbook(play(
-        task("check freeze", "state: frozen", "      check_mode: true\n"),
+        task("check freeze", "state: frozen", CHECK_MODE),
         task("freeze", "state: frozen\nauto_thaw: 120"),
         task("freeze again", "state: frozen\nauto_thaw: 120"),
         task("status", "state: status"),
-        task("check thaw", "state: thawed", "      check_mode: true\n"),
+        task("check thaw", "state: thawed", CHECK_MODE),
         task("thaw", "state: thawed"),
         task("thaw again", "state: thawed"),
     ), {"vm": qga_host(vm)}, args=["--diff"])
@@ -246,15 +225,14 @@ def test_mountpoints_and_the_channel_option_from_localhost(vm: str) -> None:
         task("status", options + "state: status"),
         task("thaw", options + "state: thawed"),
         task("freeze nothing", options + "state: frozen\nmountpoints: [/no/such/mount]\nauto_thaw: 0",
-             "      ignore_errors: true\n"),
+             IGNORE_ERRORS),
     ), {"localhost": {"ansible_connection": "local"}})
     freeze = result_of(run, "freeze data")
     assert freeze["changed"] is True and freeze["frozen_count"] == 1, run.output
     assert "watchdog_pid" not in freeze  # auto_thaw: 0
     assert result_of(run, "status")["status"] == "frozen"
     assert result_of(run, "thaw")["thawed_count"] == 1
-    assert run.task("freeze nothing")["status"] == "failed"
-    nothing = result_of(run, "freeze nothing")
+    nothing = failed(run, "freeze nothing")
     assert "none of the mount points /no/such/mount could be frozen" in nothing["msg"]
     assert "the guest was thawed again" in nothing["msg"]
     assert agent(vm, "guest-fsfreeze-status") == "thawed"

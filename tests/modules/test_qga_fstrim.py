@@ -5,20 +5,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import typing as t
 
 import pytest
-from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
+from ansible_run import CHECK_MODE, IGNORE_ERRORS, play, qga_host, result_of, run_playbook, tasks_of, vm_channel
+from guest import guest_sh
 from hostagent import HostAgent
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-
-
-def task(name: str, body: str = "", extra: str = "") -> str:
-    return module_task("vmguest.qga.qga_fstrim", name, body, extra)
-
+task = tasks_of("vmguest.qga.qga_fstrim")
 
 DATA = "/run/data"
 
@@ -26,9 +20,9 @@ DATA = "/run/data"
 @pytest.mark.fault
 def test_fstrim_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(
-        task("trim", extra="      ignore_errors: true\n"),
-        task("check", extra="      check_mode: true\n      ignore_errors: true\n"),
-        task("negative", "minimum: -1", "      ignore_errors: true\n"),
+        task("trim", extra=IGNORE_ERRORS),
+        task("check", extra=CHECK_MODE + IGNORE_ERRORS),
+        task("negative", "minimum: -1", IGNORE_ERRORS),
     ), {"h": qga_host(host_agent.channel)})
     msg = result_of(run, "trim")["msg"]
     assert "Command guest-fstrim has been disabled" in msg and "--allow-rpcs" in msg
@@ -36,22 +30,13 @@ def test_fstrim_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgen
     assert "minimum must be 0 or a number of bytes" in result_of(run, "negative")["msg"]
 
 
-def test_ansible_doc_shows_the_module() -> None:
-    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_fstrim"], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "minimum" in proc.stdout and "trimmed_bytes" in proc.stdout
-
-
 def test_trim_the_ext4_disk_then_nothing_left_to_trim(test_vm: t.Any) -> None:
-    channel = "unix:%s" % test_vm.agent_socket
+    channel = vm_channel(test_vm)
     # Free some blocks first, so there is something to trim whatever ran before.
-    with QgaClient(channel, timeout=120) as client:
-        done = guest_exec.run(client, ["/bin/sh", "-c", "dd if=/dev/zero of=%s/trim.bin bs=1M count=8 "
-                                       "2>/dev/null && sync && rm %s/trim.bin && sync" % (DATA, DATA)], timeout=120)
-        assert done.rc == 0, done.stderr
+    guest_sh(channel, "dd if=/dev/zero of=%s/trim.bin bs=1M count=8 2>/dev/null && sync && rm %s/trim.bin && sync"
+             % (DATA, DATA))
     run = run_playbook(play(
-        task("check", extra="      check_mode: true\n"),
+        task("check", extra=CHECK_MODE),
         task("trim"),
         task("trim again"),
     ), {"vm": qga_host(channel)})
@@ -71,7 +56,7 @@ def test_trim_the_ext4_disk_then_nothing_left_to_trim(test_vm: t.Any) -> None:
 
 
 def test_minimum_through_the_channel_option(test_vm: t.Any) -> None:
-    channel = "unix:%s" % test_vm.agent_socket
+    channel = vm_channel(test_vm)
     run = run_playbook(play(task("trim", 'channel: "%s"\nminimum: 1048576' % channel)),
                        {"localhost": {"ansible_connection": "local"}})
     assert run.rc == 0, run.output

@@ -8,20 +8,16 @@ Powerdown is only run in check mode: the VM is shared by the session's tests.
 
 from __future__ import annotations
 
-import subprocess
 import typing as t
 
 import pytest
-from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
+from ansible_run import CHECK_MODE, IGNORE_ERRORS, play, qga_host, result_of, run_playbook, tasks_of, vm_channel
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
-
-def task(name: str, body: str = "", extra: str = "") -> str:
-    return module_task("vmguest.qga.qga_shutdown", name, body, extra)
-
+task = tasks_of("vmguest.qga.qga_shutdown")
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
@@ -34,9 +30,9 @@ def boot_id(channel: str) -> str:
 @pytest.mark.fault
 def test_shutdown_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(
-        task("powerdown", "mode: powerdown", "      ignore_errors: true\n"),
-        task("check reboot", "mode: reboot", "      check_mode: true\n      ignore_errors: true\n"),
-        task("bad mode", "mode: sleep", "      ignore_errors: true\n"),
+        task("powerdown", "mode: powerdown", IGNORE_ERRORS),
+        task("check reboot", "mode: reboot", CHECK_MODE + IGNORE_ERRORS),
+        task("bad mode", "mode: sleep", IGNORE_ERRORS),
     ), {"h": qga_host(host_agent.channel)})
     msg = result_of(run, "powerdown")["msg"]
     assert "Command guest-shutdown has been disabled" in msg and "--allow-rpcs" in msg
@@ -44,15 +40,8 @@ def test_shutdown_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAg
     assert "value of mode must be one of: powerdown, reboot, halt" in result_of(run, "bad mode")["msg"]
 
 
-def test_ansible_doc_shows_the_module() -> None:
-    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_shutdown"], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "reboot_timeout" in proc.stdout and "boot_id" in proc.stdout
-
-
 def test_check_mode_shuts_nothing_down(test_vm: t.Any) -> None:
-    channel = "unix:%s" % test_vm.agent_socket
+    channel = vm_channel(test_vm)
     before = boot_id(channel)
     run = run_playbook(play(
         task("powerdown", "mode: powerdown"),
@@ -67,8 +56,9 @@ def test_check_mode_shuts_nothing_down(test_vm: t.Any) -> None:
     assert test_vm.is_running() and boot_id(channel) == before
 
 
+@pytest.mark.spoils_vm("reboot")
 def test_reboot_waits_for_the_agent_of_the_new_boot(test_vm: t.Any) -> None:
-    channel = "unix:%s" % test_vm.agent_socket
+    channel = vm_channel(test_vm)
     before = boot_id(channel)
     run = run_playbook(play(
         task("reboot", "mode: reboot\nreboot_timeout: 400"),

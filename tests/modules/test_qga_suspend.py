@@ -12,33 +12,24 @@ Hibernation (disk) is never tried: without swap the kernel would go through a wh
 
 from __future__ import annotations
 
-import subprocess
 import time
 import typing as t
 
 import pytest
-from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
+from ansible_run import CHECK_MODE, IGNORE_ERRORS, failed, play, qga_host, result_of, run_playbook, tasks_of, vm_channel
+from guest import vm_status
 from hostagent import HostAgent
 from testvm import _qmp_command
 
-
-def task(name: str, body: str = "", extra: str = "") -> str:
-    return module_task("vmguest.qga.qga_suspend", name, body, extra)
-
-
-IGNORE = "      ignore_errors: true\n"
-
-
-def vm_status(test_vm: t.Any) -> str:
-    return str(_qmp_command(test_vm.qmp_socket, "query-status")["status"])
+task = tasks_of("vmguest.qga.qga_suspend")
 
 
 @pytest.mark.fault
 def test_suspend_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(
-        task("ram", "mode: ram", IGNORE),
-        task("check disk", "mode: disk", "      check_mode: true\n" + IGNORE),
-        task("bad mode", "mode: s3", IGNORE),
+        task("ram", "mode: ram", IGNORE_ERRORS),
+        task("check disk", "mode: disk", CHECK_MODE + IGNORE_ERRORS),
+        task("bad mode", "mode: s3", IGNORE_ERRORS),
     ), {"h": qga_host(host_agent.channel)})
     msg = result_of(run, "ram")["msg"]
     assert "Command guest-suspend-ram has been disabled" in msg and "--allow-rpcs" in msg
@@ -46,34 +37,27 @@ def test_suspend_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAge
     assert "value of mode must be one of: disk, ram, hybrid" in result_of(run, "bad mode")["msg"]
 
 
-def test_ansible_doc_shows_the_module() -> None:
-    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_suspend"], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "hybrid" in proc.stdout and "dompmwakeup" in proc.stdout
-
-
 def test_check_mode_and_a_mode_the_guest_cannot_do(test_vm: t.Any) -> None:
-    channel = "unix:%s" % test_vm.agent_socket
+    channel = vm_channel(test_vm)
     run = run_playbook(play(
-        task("check ram", "mode: ram", "      check_mode: true\n"),
-        task("check disk", "mode: disk", "      check_mode: true\n"),
-        task("hybrid", "mode: hybrid", IGNORE),
+        task("check ram", "mode: ram", CHECK_MODE),
+        task("check disk", "mode: disk", CHECK_MODE),
+        task("hybrid", "mode: hybrid", IGNORE_ERRORS),
     ), {"vm": qga_host(channel)})
     for name, command in (("check ram", "guest-suspend-ram"), ("check disk", "guest-suspend-disk")):
         result = result_of(run, name)
         assert result["changed"] is True and result["command"] == command
         assert result["msg"].startswith("check mode: the guest would be suspended")
-    assert run.task("hybrid")["status"] == "failed", run.task("hybrid")
-    msg = result_of(run, "hybrid")["msg"]
+    msg = failed(run, "hybrid")["msg"]
     assert "the guest cannot suspend (hybrid)" in msg
     assert "the requested suspend mode is not supported by the guest" in msg
     assert "Hint: hybrid suspend needs" in msg
     assert vm_status(test_vm) == "running" and test_vm.agent_ping()
 
 
+@pytest.mark.spoils_vm("suspend")
 def test_suspend_to_ram_and_wake_up(test_vm: t.Any, vm_pool: t.Any) -> None:
-    channel = "unix:%s" % test_vm.agent_socket
+    channel = vm_channel(test_vm)
     try:
         _suspend_and_wake(test_vm, channel)
     finally:

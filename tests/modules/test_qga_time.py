@@ -5,25 +5,18 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 import typing as t
 
 import pytest
-from ansible_run import _bin, ansible_env, module_task, play, qga_host, result_of, run_playbook
+from ansible_run import CHECK_MODE, IGNORE_ERRORS, play, qga_host, result_of, run_playbook, tasks_of, vm_channel
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
-
-def task(name: str, body: str = "", extra: str = "") -> str:
-    return module_task("vmguest.qga.qga_time", name, body, extra)
-
+task = tasks_of("vmguest.qga.qga_time")
 
 NS = 1_000_000_000
-
-
-IGNORE = "      ignore_errors: true\n"
 
 
 def drift(channel: str) -> float:
@@ -41,7 +34,7 @@ def set_guest_time(channel: str, ns: int) -> None:
 @pytest.fixture
 def vm(test_vm: t.Any) -> t.Iterator[str]:
     """The VM's channel; its clock set from the controller's afterwards."""
-    channel = "unix:%s" % test_vm.agent_socket
+    channel = vm_channel(test_vm)
     try:
         yield channel
     finally:
@@ -55,8 +48,8 @@ def test_host_clock_is_in_sync_and_setting_it_is_disabled(host_agent: HostAgent)
     run = run_playbook(play(
         task("synced", "state: synced"),
         task("default is synced", "tolerance: 2"),
-        task("no tolerance", "tolerance: 0", IGNORE),
-        task("check future", "time: '2031-06-01T00:00:00Z'", "      check_mode: true\n"),
+        task("no tolerance", "tolerance: 0", IGNORE_ERRORS),
+        task("check future", "time: '2031-06-01T00:00:00Z'", CHECK_MODE),
     ), {"h": qga_host(host_agent.channel)}, args=["--diff"])
     synced = result_of(run, "synced")
     assert synced["changed"] is False, run.output
@@ -74,28 +67,15 @@ def test_host_clock_is_in_sync_and_setting_it_is_disabled(host_agent: HostAgent)
 
 @pytest.mark.fault
 def test_bad_time_is_a_clear_error(host_agent: HostAgent) -> None:
+    """One time refused by parse_time (its other cases: tests/unit/test_time_parse.py), the argument spec, a check."""
     run = run_playbook(play(
-        task("garbage", "time: yesterday noon", IGNORE),
-        task("too late", "time: '2070-01-01T00:00:00Z'", IGNORE),
-        task("too early", "time: -5", IGNORE),
-        task("float", "time: 1.5", IGNORE),
-        task("both", "state: synced\ntime: 0", IGNORE),
-        task("negative tolerance", "tolerance: -1", IGNORE),
+        task("garbage", "time: yesterday noon", IGNORE_ERRORS),
+        task("both", "state: synced\ntime: 0", IGNORE_ERRORS),
+        task("negative tolerance", "tolerance: -1", IGNORE_ERRORS),
     ), {"h": qga_host(host_agent.channel)})
     assert "time 'yesterday noon' is neither ISO 8601" in result_of(run, "garbage")["msg"]
-    assert "outside what the guest agent can set (1970-01-01 up to the end of 2069 UTC)" in \
-        result_of(run, "too late")["msg"]
-    assert "outside what the guest agent can set" in result_of(run, "too early")["msg"]
-    assert "must be an integer" in result_of(run, "float")["msg"]
     assert "mutually exclusive" in result_of(run, "both")["msg"]
     assert "tolerance must not be negative" in result_of(run, "negative tolerance")["msg"]
-
-
-def test_ansible_doc_shows_the_module() -> None:
-    proc = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qga_time"], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "tolerance" in proc.stdout and "drift_before" in proc.stdout
 
 
 # -- the test VM ----------------------------------------------------------------------------
@@ -105,7 +85,7 @@ def test_sync_a_drifted_guest_clock_idempotent(vm: str) -> None:
     set_guest_time(vm, time.time_ns() - 3600 * NS)  # an hour behind
     assert drift(vm) < -3590
     run = run_playbook(play(
-        task("check", "state: synced", "      check_mode: true\n"),
+        task("check", "state: synced", CHECK_MODE),
         task("sync", "state: synced"),
         task("sync again", "state: synced"),
     ), {"vm": qga_host(vm)}, args=["--diff"])

@@ -65,6 +65,33 @@ ROLES = roles_in_tree()
 MODULES = PLUGINS["module"]
 
 
+# Words each plugin's and role's text documentation must show (its options, return values, key notes),
+# checked in its own section of the rendered text.
+EXPECTED_IN_DOC: dict[str, dict[str, tuple[str, ...]]] = {
+    "module": {
+        "qga_copy": ("validate", "checksum"),
+        "qga_exec": ("creates", "stdout_b64"),
+        "qga_fetch": ("fail_on_missing", "remote_checksum"),
+        "qga_fsfreeze": ("auto_thaw", "VSS", "frozen_seconds"),
+        "qga_fstrim": ("minimum", "trimmed_bytes"),
+        "qga_info": ("gather_subset", "unsupported"),
+        "qga_memory_blocks": ("phys_index", "online_count"),
+        "qga_shutdown": ("reboot_timeout", "boot_id"),
+        "qga_ssh_keys": ("exclusive", "removed"),
+        "qga_suspend": ("hybrid", "dompmwakeup"),
+        "qga_time": ("tolerance", "drift_before"),
+        "qga_user_password": ("update_password", "crypted"),
+        "qga_vcpus": ("online_cpus", "can-offline"),
+        "qmp_snapshot": ("blockdev-snapshot-sync", "qemu.qmp"),
+    },
+    "role": {
+        "agent_check": ("agent_check_required_features", "agent_check_fail_unreachable",
+                        "agent_check_python_candidates", "agent_check_channel"),
+        "snapshot_freeze": ("snapshot_freeze_provider", "snapshot_freeze_qmp_socket"),
+    },
+}
+
+
 def ansible_doc(installed: InstalledCollection, *args: str) -> Completed:
     """Run ansible-doc against the installed copy; it must exit 0 and print nothing of ours on stderr.
 
@@ -74,6 +101,26 @@ def ansible_doc(installed: InstalledCollection, *args: str) -> Completed:
     ours = our_stderr(completed.stderr)
     assert ours.strip() == "", "ansible-doc %s warned:\n%s" % (" ".join(args), ours)
     return completed
+
+
+def doc_sections(text: str, names: t.Sequence[str]) -> dict[str, str]:
+    """ansible-doc's text output for several plugins, split at each one's header line ("> ... NAME ...")."""
+    sections: dict[str, str] = {}
+    current: str | None = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("> "):
+            header = {word.lower() for word in line.split()}
+            current = next((name for name in names if name.lower() in header), None)
+            assert current not in sections, "%s: documented twice" % current
+        if current is not None:
+            sections[current] = sections.get(current, "") + line
+    return sections
+
+
+def assert_doc_shows(plugin_type: str, name: str, text: str) -> None:
+    """The words EXPECTED_IN_DOC lists for vmguest.qga.NAME are in `text`, its own documentation."""
+    for word in EXPECTED_IN_DOC.get(plugin_type, {}).get(name, ()):
+        assert word in text, "%s %s: %r is not in its documentation" % (plugin_type, name, word)
 
 
 def listed_names(listing: str) -> set[str]:
@@ -142,12 +189,18 @@ def test_ansible_doc_documents_every_plugin(installed: InstalledCollection, plug
     text = ansible_doc(installed, "-t", plugin_type, *names).stdout  # the text renderer copes with every doc
     for name in names:
         assert name in text, name
+    assert set(EXPECTED_IN_DOC.get(plugin_type, {})) <= set(PLUGINS[plugin_type]), "EXPECTED_IN_DOC is stale"
+    sections = doc_sections(text, names)
+    assert sorted(sections) == sorted(names), "a header per plugin expected:\n%s" % text
+    for name in PLUGINS[plugin_type]:
+        assert_doc_shows(plugin_type, name, sections["vmguest.qga." + name])
 
 
 @pytest.mark.skipif(not ROLES, reason="no roles/ in this checkout yet")
 def test_ansible_doc_lists_every_role_of_the_tree(installed: InstalledCollection) -> None:
     listing = ansible_doc(installed, "-t", "role", "-l", "vmguest.qga").stdout
     assert listed_names(listing) == {"vmguest.qga." + role for role in ROLES}
+    assert set(EXPECTED_IN_DOC["role"]) <= set(ROLES), "EXPECTED_IN_DOC is stale"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -160,6 +213,7 @@ def test_ansible_doc_documents_each_role(installed: InstalledCollection, role: s
             assert option_spec.get("description"), "%s %s: option %s is undocumented" % (name, entry_point, option)
     text = ansible_doc(installed, "-t", "role", name).stdout  # the text renderer copes with the spec
     assert name in text
+    assert_doc_shows("role", role, text)
 
 
 def test_a_play_runs_from_the_installed_copy(installed: InstalledCollection, tmp_path: t.Any) -> None:

@@ -32,7 +32,8 @@ def test_warnings_of_ours_and_ansibles_own_stay_whatever_surrounds_them() -> Non
     for ours in (OUR_PYTHON_WARNING, ANSIBLE_WARNING, DEPRECATION, "Traceback (most recent call last):\n  x\n"):
         assert our_stderr(ours) == ours
         assert our_stderr(CRYPTOGRAPHY_DSA + ours + CRYPTOGRAPHY_DSA) == ours
-    assert our_stderr(CRYPTOGRAPHY_DSA + ANSIBLE_WARNING + "  indented detail\n") == ANSIBLE_WARNING + "  indented detail\n"
+    detailed = ANSIBLE_WARNING + "  indented detail\n"
+    assert our_stderr(CRYPTOGRAPHY_DSA + detailed) == detailed
 
 
 def test_a_file_under_an_own_root_is_ours() -> None:

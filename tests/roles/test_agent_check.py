@@ -10,7 +10,7 @@ import os
 import subprocess
 import typing as t
 
-from ansible_run import AnsibleRun, _bin, ansible_env, qga_host, run_playbook, vm_channel
+from ansible_run import AnsibleRun, failure_of, qga_host, run_playbook, vm_channel
 from hostagent import HostAgent
 
 ROLE_PLAY = """
@@ -28,13 +28,6 @@ def report(run: AnsibleRun, host: str) -> dict[str, t.Any]:
     """The agent_check_report fact the role set on `host`."""
     facts = run.task(REPORT_TASK, host)["result"]["ansible_facts"]
     return t.cast("dict[str, t.Any]", facts["agent_check_report"])
-
-
-def failure(run: AnsibleRun, host: str) -> str:
-    """The message of the task that failed `host`."""
-    failed = [r for r in run.results if r["host"] == host and r["status"] == "failed"]
-    assert failed, "%s did not fail\n%s" % (host, run.output)
-    return str(failed[-1]["result"]["msg"])
 
 
 def host_python() -> tuple[str, str]:
@@ -101,7 +94,7 @@ def test_required_features_missing_fail_naming_each_command() -> None:
                         agent_check_required_commands=["guest-get-fsinfo", "guest-no-such-command-qga"])
         run = run_playbook(ROLE_PLAY, {"strict": host})
     assert run.rc != 0
-    msg = failure(run, "strict")
+    msg = failure_of(run, "strict")
     assert msg.startswith("strict: the guest agent (qemu-ga ")
     assert "feature connection needs guest-exec (disabled)" in msg
     assert "feature ssh_keys needs guest-ssh-add-authorized-keys (disabled)" in msg
@@ -134,7 +127,7 @@ def test_python_absent_is_reported_and_fails_when_required(host_agent: HostAgent
     assert "python: absent (none of" in found["summary"]
     requirement_task = ROLE + "Fail when a required feature or command is not available"
     assert run.task(requirement_task, "reporting")["status"] == "skipped"
-    msg = failure(run, "requiring")
+    msg = failure_of(run, "requiring")
     assert "feature python: no Python interpreter (none of /nonexistent/bin/python3" in msg
     assert "feature connection" not in msg
 
@@ -143,7 +136,7 @@ def test_unreachable_agent_fails_by_default_and_the_others_go_on(host_agent: Hos
     hosts = {"gone": qga_host(NO_SOCKET), "up": qga_host(host_agent.channel)}
     run = run_playbook(ROLE_PLAY, hosts)
     assert run.rc != 0
-    msg = failure(run, "gone")
+    msg = failure_of(run, "gone")
     assert msg.startswith("gone: the guest agent cannot be reached: cannot connect")
     assert "/nonexistent/vmguest-qga-agent-check.sock" in msg and "agent_check_fail_unreachable" in msg
     assert report(run, "gone")["reachable"] is False
@@ -186,7 +179,7 @@ def test_unreachable_agent_only_reported_when_asked(host_agent: HostAgent) -> No
 def test_unknown_feature_is_refused_by_the_argument_spec(host_agent: HostAgent) -> None:
     run = run_playbook(ROLE_PLAY, {"h1": qga_host(host_agent.channel, agent_check_required_features=["snapshots"])})
     assert run.rc != 0
-    msg = failure(run, "h1")
+    msg = failure_of(run, "h1")
     assert "agent_check_required_features" in msg and "snapshots" in msg
 
 
@@ -210,15 +203,6 @@ def test_the_test_vm_has_everything_with_a_fleet(test_vm: t.Any, host_agent: Hos
     assert sorted(line.split(":")[0] for line in fleet) == ["gone", "host", "vm"]
 
 
-def test_ansible_doc_shows_the_role() -> None:
-    proc = subprocess.run([_bin("ansible-doc"), "-t", "role", "vmguest.qga.agent_check"], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    for option in ("agent_check_required_features", "agent_check_fail_unreachable", "agent_check_python_candidates",
-                   "agent_check_channel"):
-        assert option in proc.stdout, option
-
-
 def test_frozen_vm_is_reported_as_frozen_not_as_missing_commands(test_vm: t.Any, vm_client: t.Any) -> None:
     vm_client.execute("guest-fsfreeze-freeze", timeout=120)
     try:
@@ -233,6 +217,6 @@ def test_frozen_vm_is_reported_as_frozen_not_as_missing_commands(test_vm: t.Any,
     assert found["fsfreeze"] == "frozen" and found["ready"]["connection"] is False
     assert found["python"]["note"] == "cannot look while the guest filesystems are frozen"
     assert found["summary"].endswith("; filesystems FROZEN (the agent disables most commands until they are thawed)")
-    msg = failure(run, "vm")
+    msg = failure_of(run, "vm")
     assert "feature connection needs guest-exec (disabled)" in msg
     assert msg.endswith("The guest filesystems are frozen now: the agent disables most commands until they are thawed.")

@@ -5,8 +5,9 @@
 
 The host agent (freeze blocked) shows the refusals and the snapshot without freeze; the plain test VM is
 frozen for real and snapshotted over its QMP socket, and the data image is read on the host with debugfs to
-prove what the snapshot holds. Every VM test leaves the guest thawed; tests that leave an overlay attached
-hand the next test a fresh VM (vm_pool.discard_plain()).
+prove what the snapshot holds. Every VM test leaves the guest thawed. Their VM's disk is left on our overlays,
+so they are marked spoils_vm("snapshot"): only the VM-spoiling tests ranked after them (a suspend) share
+that VM, and the overlays are removed once it stops.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ansible_run import AnsibleRun, _bin, ansible_env, ok, qga_host, result_of, run_playbook, vm_channel
+from ansible_run import AnsibleRun, _bin, ansible_env, failure_of, ok, qga_host, result_of, run_playbook, vm_channel
+from guest import agent, guest_sh, thaw
 from hostagent import HostAgent
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.plugin_utils.fsfreeze_watchdog import FreezeState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,40 +57,12 @@ def role_play(hosts: str = "all", role_vars: str = "") -> str:
 
 def snapshot_result(run: AnsibleRun, host: str) -> dict[str, t.Any]:
     """snapshot_freeze_result of `host`, as the Result task printed it."""
-    entry = run.task("Result", host)
-    assert entry["status"] == "ok", "%s\n%s" % (entry, run.output)
-    return t.cast("dict[str, t.Any]", entry["result"]["snapshot_freeze_result"])
+    return t.cast("dict[str, t.Any]", ok(run, "Result", host)["snapshot_freeze_result"])
 
 
 def role_task(run: AnsibleRun, name: str) -> dict[str, t.Any]:
     """The result of the role's task `name`, asserting it succeeded."""
     return ok(run, "%s : %s" % (ROLE, name))
-
-
-def failure_of(run: AnsibleRun, host: str) -> str:
-    """The message of the task that failed `host`."""
-    failed = [r for r in run.results if r["host"] == host and r["status"] == "failed"]
-    assert failed, "%s did not fail\n%s" % (host, run.output)
-    return str(failed[-1]["result"].get("msg"))
-
-
-def agent(channel: str, command: str, arguments: dict[str, t.Any] | None = None, domain: str | None = None) -> t.Any:
-    """One agent command through a client of the test's own, closed right after (plays need the channel)."""
-    with QgaClient(channel, domain=domain, timeout=120) as client:
-        return client.execute(command, arguments)
-
-
-def guest_sh(channel: str, script: str, domain: str | None = None) -> str:
-    """Run `sh -c script` in the guest; return stdout, fail the test on a non-zero exit."""
-    with QgaClient(channel, domain=domain, timeout=120) as client:
-        result = guest_exec.run(client, ["/bin/sh", "-c", script], timeout=120)
-    assert result.rc == 0, "%s: rc %s: %s" % (script, result.rc, result.stderr.decode(errors="replace"))
-    return result.stdout.decode()
-
-
-def thaw(channel: str) -> None:
-    if agent(channel, "guest-fsfreeze-status") == "frozen":
-        agent(channel, "guest-fsfreeze-thaw")
 
 
 def debugfs_cat(image: Path, path: str) -> str | None:
@@ -180,17 +152,6 @@ def test_a_tasks_file_that_cannot_be_included_fails_clearly(host_agent: HostAgen
     )
 
 
-def test_ansible_doc_shows_the_role_and_the_module() -> None:
-    role = subprocess.run([_bin("ansible-doc"), "-t", "role", ROLE], env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    assert role.returncode == 0, role.stderr
-    assert "snapshot_freeze_provider" in role.stdout and "snapshot_freeze_qmp_socket" in role.stdout
-    module = subprocess.run([_bin("ansible-doc"), "-t", "module", "vmguest.qga.qmp_snapshot"], env=ansible_env(),
-                            capture_output=True, text=True, check=False)
-    assert module.returncode == 0, module.stderr
-    assert "blockdev-snapshot-sync" in module.stdout and "qemu.qmp" in module.stdout
-
-
 # -- the plain test VM, snapshotted over QMP ---------------------------------------------
 
 
@@ -215,14 +176,12 @@ class SnapVM:
 
 
 @pytest.fixture(scope="module")
-def snap_vm_module(vm_pool: t.Any) -> t.Iterator[SnapVM]:
-    """The plain VM; at the end of the module it is discarded (its disk now runs on our overlays)."""
+def snap_vm_module(vm_pool: t.Any) -> SnapVM:
+    """The plain VM; its disk runs on our overlays from the first snapshot on, so they go when the VM stops."""
     overlay_dir = Path(tempfile.mkdtemp(prefix="vmguest-qga-snap-"))
-    try:
-        yield SnapVM(vm_pool.plain_vm(), overlay_dir)
-    finally:
-        vm_pool.discard_plain()
-        shutil.rmtree(overlay_dir, ignore_errors=True)
+    vm = vm_pool.plain_vm()
+    vm_pool.on_plain_stop(lambda: shutil.rmtree(overlay_dir, ignore_errors=True))
+    return SnapVM(vm, overlay_dir)
 
 
 @pytest.fixture
@@ -238,6 +197,8 @@ def snap_vm(snap_vm_module: SnapVM) -> t.Iterator[SnapVM]:
         FreezeState(channel).remove()
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_qmp_snapshot_holds_what_was_written_before_the_freeze(snap_vm: SnapVM) -> None:
     token = uuid.uuid4().hex
     guest_sh(snap_vm.channel, "echo before-%s > %s/before.txt" % (token, GUEST_DATA))
@@ -270,6 +231,8 @@ def test_qmp_snapshot_holds_what_was_written_before_the_freeze(snap_vm: SnapVM) 
         flattened.unlink()
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_check_mode_freezes_and_snapshots_nothing(snap_vm: SnapVM) -> None:
     run = run_playbook(role_play(role_vars="snapshot_freeze_name: checked"), {"vm": snap_vm.host_vars()},
                        args=["--check"])
@@ -283,6 +246,8 @@ def test_check_mode_freezes_and_snapshots_nothing(snap_vm: SnapVM) -> None:
     assert agent(snap_vm.channel, "guest-fsfreeze-status") == "thawed"
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_a_guest_frozen_by_someone_else_is_refused_and_left_frozen(snap_vm: SnapVM) -> None:
     agent(snap_vm.channel, "guest-fsfreeze-freeze")
     run = run_playbook(role_play(role_vars="snapshot_freeze_name: other"), {"vm": snap_vm.host_vars()})
@@ -292,6 +257,8 @@ def test_a_guest_frozen_by_someone_else_is_refused_and_left_frozen(snap_vm: Snap
     assert not list(snap_vm.overlay_dir.glob("*other*"))
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_a_failing_snapshot_command_fails_clearly_and_thaws(snap_vm: SnapVM) -> None:
     run = run_playbook(role_play(role_vars="""
         snapshot_freeze_provider: command
@@ -308,6 +275,8 @@ def test_a_failing_snapshot_command_fails_clearly_and_thaws(snap_vm: SnapVM) -> 
     assert agent(snap_vm.channel, "guest-fsfreeze-status") == "thawed"
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_a_bad_qmp_device_fails_clearly_and_thaws(snap_vm: SnapVM) -> None:
     run = run_playbook(role_play(role_vars="""
         snapshot_freeze_qmp_devices: [no-such-disk]
@@ -323,6 +292,8 @@ def test_a_bad_qmp_device_fails_clearly_and_thaws(snap_vm: SnapVM) -> None:
     assert not list(snap_vm.overlay_dir.glob("*baddev*"))
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_many_hosts_in_one_play_each_on_its_own(snap_vm: SnapVM, fresh_host_agent: HostAgent) -> None:
     marker = Path(tempfile.mkdtemp(prefix="vmguest-qga-snapmark-"))
     try:
@@ -347,6 +318,8 @@ def test_many_hosts_in_one_play_each_on_its_own(snap_vm: SnapVM, fresh_host_agen
         shutil.rmtree(marker, ignore_errors=True)
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_tasks_provider_runs_the_users_tasks_while_frozen(snap_vm: SnapVM) -> None:
     with tempfile.TemporaryDirectory(prefix="vmguest-qga-snaptasks-") as work:
         tasks_file = Path(work) / "snapshot.yml"
@@ -381,6 +354,8 @@ def test_tasks_provider_runs_the_users_tasks_while_frozen(snap_vm: SnapVM) -> No
     assert agent(snap_vm.channel, "guest-fsfreeze-status") == "thawed"
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_qmp_snapshot_module_check_mode_and_refusals(snap_vm: SnapVM) -> None:
     (snap_vm.overlay_dir / "virtio0.taken.qcow2").write_bytes(b"")
     run = run_playbook(textwrap.dedent("""\
@@ -421,6 +396,8 @@ def test_qmp_snapshot_module_check_mode_and_refusals(snap_vm: SnapVM) -> None:
     assert "the QMP socket /nonexistent/qmp.sock does not exist" in result_of(run, "no socket")["msg"]
 
 
+@pytest.mark.vm_kind("plain")
+@pytest.mark.spoils_vm("snapshot")
 def test_the_example_playbook_snapshots_the_test_vm(snap_vm: SnapVM) -> None:
     with tempfile.TemporaryDirectory(prefix="vmguest-qga-example-") as work:
         inventory = Path(work) / "inventory.yml"
@@ -447,6 +424,8 @@ def test_the_example_playbook_snapshots_the_test_vm(snap_vm: SnapVM) -> None:
 # -- the same VM under libvirtd ------------------------------------------------------------
 
 
+@pytest.mark.vm_kind("libvirt")
+@pytest.mark.spoils_vm("snapshot")
 def test_libvirt_provider_takes_external_disk_only_snapshots(vm_pool: t.Any) -> None:
     vm = vm_pool.libvirt_vm()
     channel = "libvirt:%s" % vm.uri

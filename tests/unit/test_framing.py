@@ -17,7 +17,11 @@ import typing as t
 
 import pytest
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import (
+    NO_REPLY_PROBE_WAIT,
+    NO_REPLY_SYNC_WAIT,
+    QgaClient,
+)
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaArgumentError,
     QgaChannelError,
@@ -25,6 +29,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaCommandError,
     QgaCommandNotFound,
     QgaFrozenError,
+    QgaRequestLost,
     QgaTimeoutError,
 )
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import SocketTransport
@@ -233,3 +238,43 @@ def test_a_command_without_success_reply_returns_on_silence_and_raises_on_error(
             qga.execute("guest-shutdown", {"mode": "halt"})
         with pytest.raises(QgaCommandError, match="slow check failed"):
             qga.execute("guest-shutdown", {"mode": "reboot"})
+
+
+def test_the_no_reply_waits_default_to_10_and_5_seconds() -> None:
+    assert (NO_REPLY_SYNC_WAIT, NO_REPLY_PROBE_WAIT) == (10.0, 5.0)
+    agent = ScriptedAgent(lambda request: [])
+    client = agent.client()
+    assert (client.no_reply_sync_wait, client.no_reply_probe_wait) == (10.0, 5.0)
+
+
+def test_shorter_no_reply_waits_are_the_ones_waited() -> None:
+    """An agent that answers no guest-sync: silence through both waits counts as the guest going down."""
+    lines: list[str] = []
+    agent = ScriptedAgent(lambda request: [])
+    with agent.client(no_reply_sync_wait=0.3, no_reply_probe_wait=0.2, log=lines.append) as qga:
+        started = time.monotonic()
+        assert qga.execute("guest-suspend-ram") is None
+        waited = time.monotonic() - started
+    assert 0.5 <= waited < 3, waited
+    assert agent.commands() == ["guest-sync-delimited", "guest-suspend-ram", "guest-sync", "guest-sync"]
+    assert any("asking again" in line for line in lines), lines
+
+
+def test_an_answer_to_the_second_sync_alone_after_a_short_wait_is_a_lost_request() -> None:
+    syncs: list[int] = []
+
+    def handler(request: dict) -> list[bytes | float]:
+        if request["execute"] == "guest-suspend-ram":
+            return []
+        if request["execute"] != "guest-sync":
+            return [reply({})]
+        syncs.append(request["arguments"]["id"])
+        return [reply(request["arguments"]["id"])] if len(syncs) == 2 else []  # the restarted agent's answer
+
+    agent = ScriptedAgent(handler)
+    with agent.client(no_reply_sync_wait=0.3) as qga:
+        started = time.monotonic()
+        with pytest.raises(QgaRequestLost, match="the agent lost the request"):
+            qga.execute("guest-suspend-ram")
+        assert time.monotonic() - started < 3
+        assert qga.execute("guest-ping") == {}  # in step again

@@ -95,6 +95,8 @@ class QgaClient:
         log: Log | None = None,
         transport: Transport | None = None,
         persist: float = 0.0,
+        no_reply_sync_wait: float = NO_REPLY_SYNC_WAIT,
+        no_reply_probe_wait: float = NO_REPLY_PROBE_WAIT,
     ) -> None:
         self.channel = channel
         self.domain = domain
@@ -105,6 +107,9 @@ class QgaClient:
         self._log = log
         # persist > 0: keep the channel open that many seconds after the last client (relay.py).
         self.persist = persist
+        # After a command that sends no reply on success (stream channels): see _await_no_reply.
+        self.no_reply_sync_wait = no_reply_sync_wait
+        self.no_reply_probe_wait = no_reply_probe_wait
         self._given_transport = transport is not None
         self._direct = transport if transport is not None else open_transport(channel, domain)
         self._transport = self._direct
@@ -324,15 +329,15 @@ class QgaClient:
         The agent handles requests in order, so the sync's reply means the command was accepted
         however long its checks took (a loaded TCG guest takes seconds). Silence is what a guest
         going down (or sleeping) looks like, and also what a stalled or restarting agent looks
-        like: after NO_REPLY_SYNC_WAIT a second guest-sync tells them apart. A late error or the
+        like: after no_reply_sync_wait a second guest-sync tells them apart. A late error or the
         first sync still counts; an answer to the second sync alone means the agent lost both
-        (QgaRequestLost); silence through NO_REPLY_PROBE_WAIT, or the channel closing, counts as
+        (QgaRequestLost); silence through no_reply_probe_wait, or the channel closing, counts as
         the guest going down.
         """
         self._needs_sync = True
-        sync_id = self._send_sync(NO_REPLY_SYNC_WAIT)
+        sync_id = self._send_sync(self.no_reply_sync_wait)
         try:
-            answer = self._await_sync(command, (sync_id,), NO_REPLY_SYNC_WAIT)
+            answer = self._await_sync(command, (sync_id,), self.no_reply_sync_wait)
             if answer == sync_id:
                 self._needs_sync = False
             elif answer is None:
@@ -343,15 +348,15 @@ class QgaClient:
 
     def _probe_after_silence(self, command: str, sync_id: int) -> dict[str, t.Any] | int | None:
         self._debug("no answer to the guest-sync sent after %s within %.0f s; asking again"
-                    % (command, NO_REPLY_SYNC_WAIT))
-        probe_id = self._send_sync(NO_REPLY_PROBE_WAIT)
-        answer = self._await_sync(command, (sync_id, probe_id), NO_REPLY_PROBE_WAIT)
+                    % (command, self.no_reply_sync_wait))
+        probe_id = self._send_sync(self.no_reply_probe_wait)
+        answer = self._await_sync(command, (sync_id, probe_id), self.no_reply_probe_wait)
         if answer == probe_id:
             self._needs_sync = False
             raise QgaRequestLost(
                 "the agent lost the request: it answered a guest-sync sent %.0f s later, but neither the command "
                 "nor the guest-sync sent right after it, so it restarted (or the guest rebooted) in between and the "
-                "command most likely never ran" % NO_REPLY_SYNC_WAIT,
+                "command most likely never ran" % self.no_reply_sync_wait,
                 channel=self.channel,
                 command=command,
             )
