@@ -1,38 +1,64 @@
 #!/usr/bin/env bash
-# Run every check of vmguest.qga: schema freshness, ruff, mypy, changelog lint,
-# ansible-test sanity and units, then pytest (unit tests, the real host agent, the real
-# TCG test VM and the same VM under libvirtd: client, connection and modules).
-# Exits non-zero when anything fails. Extra arguments go to pytest.
+# Run every check of vmguest.qga, each once: schema freshness, ruff, mypy, changelog lint and
+# ansible-test sanity here; then one pytest run with everything else (unit tests, the docs lint and
+# site build, ansible-lint, ansible-doc of the built tarball, the real host agent, the real TCG test
+# VM and the same VM under libvirtd). Exits non-zero when anything fails; prints how long each
+# step took, and pytest prints each test's time (--durations) and the VM boots.
+#
+#   bash scripts/test.sh [PYTEST ARGS...]           # everything: the CI gate (.ci/run)
+#   bash scripts/test.sh --quick [PYTEST ARGS...]   # before every commit: all but the VM tests (a few minutes)
+#
+# VMGUEST_QGA_VENV=DIR runs with another venv (scripts/newest.sh uses that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-PY=.venv/bin/python
 
+quick=0
+if [ "${1:-}" = --quick ]; then
+  quick=1
+  shift
+fi
 if [ "${CI:-}" = "true" ] && [ "${VMGUEST_QGA_SKIP_VM:-}" = "1" ]; then
   echo "test: VMGUEST_QGA_SKIP_VM=1 is not allowed in CI: the VM tests must run" >&2
   exit 1
 fi
 
-echo "== schema: generated file is current"
-$PY tools/qapi2jsonschema.py --check
-echo "== ruff"
-$PY -m ruff check .
-echo "== mypy"
-$PY -m mypy
-echo "== antsibull-changelog lint"
-(PATH="$PWD/.venv/bin:$PATH" antsibull-changelog lint)
-echo "== ansible-lint (production profile): roles and example playbooks"
-bash scripts/ansible-lint.sh
-echo "== docs: antsibull-docs lint + offline site build"
-bash scripts/docs.sh
-echo "== ansible-test sanity (offline, --venv)"
-bash scripts/sanity.sh
-echo "== ansible-test units"
-bash scripts/sanity.sh units
-echo "== pytest"
-$PY -m pytest "$@"
-echo "== pytest: the host connection suite again through the channel relay (ansible_qga_persist)"
-VMGUEST_QGA_PERSIST=5 $PY -m pytest tests/connection/test_connection_host.py "$@"
-echo "== pytest: the connection suites again with the persistent executor on"
-VMGUEST_QGA_EXECUTOR=persistent VMGUEST_QGA_EXECUTOR_IDLE_TIMEOUT=60 \
-  $PY -m pytest tests/connection/test_connection_host.py tests/connection/test_connection_vm.py "$@"
+venv=${VMGUEST_QGA_VENV:-.venv}
+PY=$venv/bin/python
+export VMGUEST_QGA_VENV=$venv
+
+steps=()
+print_steps() {
+  local status=$?
+  if ((${#steps[@]})); then
+    echo
+    echo "== time per step (s)"
+    printf '  %s\n' "${steps[@]}"
+  fi
+  return "$status"
+}
+trap print_steps EXIT
+
+# step NAME COMMAND...: run it, time it, stop the run if it fails.
+step() {
+  local name=$1 started status=0
+  shift
+  echo "== $name"
+  started=$(date +%s)
+  "$@" || status=$?
+  steps+=("$(printf '%5d  %s%s' "$(($(date +%s) - started))" "$name" "$([ "$status" = 0 ] || echo "  FAILED (exit $status)")")")
+  return "$status"
+}
+
+step "setup (Debian packages, $venv)" bash scripts/setup.sh
+step "schema: generated file is current" "$PY" tools/qapi2jsonschema.py --check
+step "ruff" "$PY" -m ruff check .
+step "mypy" "$PY" -m mypy
+step "antsibull-changelog lint" env PATH="$PWD/$venv/bin:$PATH" antsibull-changelog lint
+step "ansible-test sanity (offline, --venv)" bash scripts/sanity.sh
+pytest_args=(--durations=0 --durations-min=1)
+if [ "$quick" = 1 ]; then
+  step "pytest --no-vm (units, docs, lint, packaging, host agents)" "$PY" -m pytest --no-vm "${pytest_args[@]}" "$@"
+else
+  step "pytest (units, docs, lint, packaging, host agents, then the VM, then libvirt)" \
+    "$PY" -m pytest "${pytest_args[@]}" "$@"
+fi

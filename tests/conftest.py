@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 import typing as t
 
 import pytest
@@ -23,6 +25,7 @@ from collection_path import add_to_sys_path  # noqa: E402
 
 COLLECTIONS_ROOT = add_to_sys_path()
 
+from executor_workers import remove_run_directory  # noqa: E402  (exports this run's executor directory)
 from hostagent import HostAgent  # noqa: E402
 
 
@@ -33,12 +36,10 @@ def vm_tests_required() -> bool:
 
 @pytest.fixture(scope="session", autouse=True)
 def stop_host_executor_workers() -> t.Iterator[None]:
-    """Persistent-executor workers started through host agents run on this machine: stop them at the end."""
-    from executor_workers import running_workers, stop_workers_started_since
-
-    before = set(running_workers())
+    """Persistent-executor workers started through host agents run on this machine, in this run's own
+    executor directory (executor_workers.PARENT_DIR): stop them and remove it at the end."""
     yield
-    stop_workers_started_since(before)
+    remove_run_directory()
 
 
 @pytest.fixture(scope="session")
@@ -65,33 +66,74 @@ def client(host_agent: HostAgent) -> t.Iterator[t.Any]:
 
 
 class VmPool:
-    """The real test VMs, one at a time (2 cores): the plain QEMU one or the same VM under libvirtd."""
+    """The real test VMs, one at a time (2 cores): the plain QEMU one or the same VM under libvirtd.
+
+    The run is ordered so each kind boots once (see pytest_collection_modifyitems); the first plain VM
+    may be booting in the background while the host-agent tests run (prefetch_plain).
+    """
 
     def __init__(self) -> None:
         self.plain: t.Any = None
         self.libvirt: t.Any = None
+        self.boots: list[tuple[str, float]] = []  # (kind, seconds to a ready agent) per VM started
+        self._prefetch: threading.Thread | None = None
+        self._prefetch_error: BaseException | None = None
+        self._on_plain_stop: list[t.Callable[[], None]] = []
+
+    def prefetch_plain(self) -> None:
+        """Start booting the plain VM in the background; plain_vm() waits for it."""
+        if self.plain is None and self._prefetch is None:
+            self._prefetch = threading.Thread(target=self._boot_plain_in_background, name="vm-prefetch", daemon=True)
+            self._prefetch.start()
+
+    def _boot_plain_in_background(self) -> None:
+        try:
+            self.plain = self._boot_plain()
+        except BaseException as exc:  # handed to the first test that wants the VM
+            self._prefetch_error = exc
+
+    def _join_prefetch(self) -> None:
+        thread, self._prefetch = self._prefetch, None
+        if thread is not None:
+            thread.join()
+        error, self._prefetch_error = self._prefetch_error, None
+        if error is not None:
+            raise error
+
+    def _boot_plain(self) -> t.Any:
+        from testvm import TestVM
+
+        started = time.monotonic()
+        vm = TestVM()
+        vm.start()
+        self.boots.append(("plain", time.monotonic() - started))
+        return vm
 
     def plain_vm(self) -> t.Any:
         """The TCG VM started by QEMU directly (agent socket, QMP socket, ext4 disk, user alice)."""
+        self._join_prefetch()
         self._stop_libvirt()
         if self.plain is None:
-            from testvm import TestVM
-
-            vm = TestVM()
-            vm.start()
-            self.plain = vm
+            self.plain = self._boot_plain()
         return self.plain
 
     def libvirt_vm(self) -> t.Any:
         """The same VM as a libvirt domain (libvirtd started if needed, stopped again at the end)."""
+        self._join_prefetch()
         self._stop_plain()
         if self.libvirt is None:
             from libvirt_vm import LibvirtTestVM
 
+            started = time.monotonic()
             vm = LibvirtTestVM(stop_daemons=True)
             vm.start()
+            self.boots.append(("libvirt", time.monotonic() - started))
             self.libvirt = vm
         return self.libvirt
+
+    def on_plain_stop(self, callback: t.Callable[[], None]) -> None:
+        """Call `callback` once the current plain VM has stopped (files its disk still uses, say)."""
+        self._on_plain_stop.append(callback)
 
     def discard_plain(self) -> None:
         """Stop the plain VM so the next test that wants one boots a fresh one (after a suspend/resume)."""
@@ -103,8 +145,13 @@ class VmPool:
 
     def _stop_plain(self) -> None:
         vm, self.plain = self.plain, None
-        if vm is not None:
-            vm.stop()
+        try:
+            if vm is not None:
+                vm.stop()
+        finally:
+            callbacks, self._on_plain_stop = self._on_plain_stop, []
+            for callback in callbacks:
+                callback()
 
     def _stop_libvirt(self) -> None:
         vm, self.libvirt = self.libvirt, None
@@ -114,9 +161,16 @@ class VmPool:
     def close(self) -> None:
         """Stop whatever runs."""
         try:
-            self._stop_plain()
+            self._join_prefetch()
         finally:
-            self._stop_libvirt()
+            try:
+                self._stop_plain()
+            finally:
+                self._stop_libvirt()
+
+
+# The session's pool (it boots nothing until asked): the run's ordering starts the first boot early.
+POOL = VmPool()
 
 
 @pytest.fixture(scope="session")
@@ -124,11 +178,10 @@ def vm_pool() -> t.Iterator[VmPool]:
     """Owner of the test VMs; always stops them at the end of the session."""
     if not vm_tests_required():
         pytest.skip("VMGUEST_QGA_SKIP_VM=1 was set: the VM tests were asked to be skipped (CI refuses it)")
-    pool = VmPool()
     try:
-        yield pool
+        yield POOL
     finally:
-        pool.close()
+        POOL.close()
 
 
 @pytest.fixture
@@ -150,3 +203,96 @@ def vm_client(test_vm: t.Any) -> t.Iterator[t.Any]:
 def libvirt_vm(vm_pool: VmPool) -> t.Any:
     """The test VM as a domain of a real libvirtd (qemu:///system)."""
     return vm_pool.libvirt_vm()
+
+
+# ---------------------------------------------------------------------------- run order and report
+
+VM_GROUPS = ("no VM", "plain VM", "libvirt VM")
+# Tests that leave the VM changed run last in their VM's group, in this order: a reboot keeps the VM,
+# snapshots leave its disk on overlays, a suspend/resume leaves it unusable (the pool boots a new one).
+SPOIL_ORDER = ("reboot", "snapshot", "suspend")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--no-vm", action="store_true", help="deselect every test that needs the test VM (quick tier)")
+
+
+def vm_group(item: pytest.Item) -> int:
+    """0: needs no VM, 1: the plain VM, 2: the libvirt domain (from the fixtures it uses or its vm_kind mark)."""
+    names = set(getattr(item, "fixturenames", ()))
+    marker = item.get_closest_marker("vm_kind")
+    kinds = {marker.args[0]} if marker else set()
+    if names & {"test_vm", "vm_client"}:
+        kinds.add("plain")
+    if "libvirt_vm" in names:
+        kinds.add("libvirt")
+    if not kinds and "vm_pool" in names:
+        raise pytest.UsageError("%s uses vm_pool directly: mark it @pytest.mark.vm_kind('plain' or 'libvirt')" % (
+            item.nodeid))
+    if len(kinds) > 1 or not kinds <= {"plain", "libvirt"}:
+        raise pytest.UsageError("%s: one VM kind per test, plain or libvirt (got %s)" % (item.nodeid, sorted(kinds)))
+    return 2 if "libvirt" in kinds else 1 if kinds else 0
+
+
+def spoil_rank(item: pytest.Item) -> int:
+    marker = item.get_closest_marker("spoils_vm")
+    if marker is None:
+        return 0
+    if marker.args[0] not in SPOIL_ORDER:
+        raise pytest.UsageError("%s: spoils_vm(%r) is none of %s" % (item.nodeid, marker.args[0], SPOIL_ORDER))
+    return 1 + SPOIL_ORDER.index(marker.args[0])
+
+
+@pytest.hookimpl(trylast=True)  # after pytest groups items by higher-scoped fixture parameters
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Host-agent tests first (the plain VM boots meanwhile), then every plain-VM test, then every libvirt
+    test, each VM group ending with the tests that spoil its VM: each kind boots once."""
+    groups = {id(item): vm_group(item) for item in items}
+    GROUP_OF.update((item.nodeid, groups[id(item)]) for item in items)
+    if config.getoption("no_vm"):
+        deselected = [item for item in items if groups[id(item)]]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if not groups[id(item)]]
+    order = {id(item): (groups[id(item)], spoil_rank(item), index) for index, item in enumerate(items)}
+    items.sort(key=lambda item: order[id(item)])
+    if vm_tests_required() and any(groups[id(item)] == 1 for item in items) and not config.getoption("collectonly"):
+        config.stash[PREFETCH_PENDING] = True
+
+
+PREFETCH_PENDING = pytest.StashKey[bool]()
+# Seconds spent (setup + call + teardown) per VM group and per test file, for the summary.
+GROUP_SECONDS: dict[int, float] = {}
+FILE_SECONDS: dict[str, float] = {}
+GROUP_OF: dict[str, int] = {}
+
+
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Start the first plain VM's boot once the run begins (after collection, so --collect-only boots nothing)."""
+    if session.config.stash.get(PREFETCH_PENDING, False):
+        POOL.prefetch_plain()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    group = GROUP_OF.get(report.nodeid, 0)
+    GROUP_SECONDS[group] = GROUP_SECONDS.get(group, 0.0) + report.duration
+    path = report.nodeid.split("::", 1)[0]
+    FILE_SECONDS[path] = FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    POOL.close()  # a prefetched VM no test asked for (all deselected or skipped) is stopped too
+
+
+def pytest_terminal_summary(terminalreporter: t.Any) -> None:
+    """Where the minutes went: per group and per file, and how many times a VM booted."""
+    write = terminalreporter.write_line
+    if GROUP_SECONDS:
+        terminalreporter.section("time per group and per test file (setup + call + teardown)")
+        for group, seconds in sorted(GROUP_SECONDS.items()):
+            write("%8.1f s  %s" % (seconds, VM_GROUPS[group]))
+        write("")
+        for path, seconds in sorted(FILE_SECONDS.items(), key=lambda pair: -pair[1]):
+            write("%8.1f s  %s" % (seconds, path))
+    boots = POOL.boots
+    write("VM boots: %d (%s)" % (len(boots), ", ".join("%s %.0f s" % boot for boot in boots) or "none"))

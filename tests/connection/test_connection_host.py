@@ -3,7 +3,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The vmguest.qga.qga connection against a real qemu-ga on this machine (the host agent).
 
-Every test runs real `ansible-playbook` (or `ansible`) over the connection. The "guest" is
+Every test runs real `ansible-playbook` (or `ansible`) over the connection. The tests whose code
+path differs by connection mode (connect and close, reset, commands with and without stdin,
+put/fetch, remote_user and become, timeouts, faults) run once per mode: pipelining, the channel
+relay and the persistent executor (`connection_mode`, tests/connection/conftest.py). The "guest" is
 this machine and commands run as root here, so every path a test writes is inside its
 pytest tmp_path, or inside a temporary directory of its own that it hands to another user
 (tmp_path's parents are private to root). Tests that need an agent of their own (blocked
@@ -155,6 +158,7 @@ def guest_cwd(run: AnsibleRun, task: str) -> str:
 # ---------------------------------------------------------------------------------------- basics
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_ping_module(host_agent: HostAgent) -> None:
     tasks = "    - name: ping\n      ping:\n        data: qga-pong\n"
     run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)})
@@ -162,6 +166,7 @@ def test_ping_module(host_agent: HostAgent) -> None:
     assert ok(run, "ping")["ping"] == "qga-pong"
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_adhoc_ping_and_raw(host_agent: HostAgent) -> None:
     hosts = {"h": qga_host(host_agent.channel)}
     pinged = run_adhoc("all", hosts, ["-m", "ping"])
@@ -172,6 +177,7 @@ def test_adhoc_ping_and_raw(host_agent: HostAgent) -> None:
     assert "ADHOC-42" in raw.stdout
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_raw_runs_through_a_shell(host_agent: HostAgent, tmp_path: t.Any) -> None:
     for name in ("a1.txt", "a2.txt", "b1.txt"):
         (tmp_path / name).write_text(name)
@@ -240,6 +246,7 @@ def test_script_module_runs_a_local_script(host_agent: HostAgent, tmp_path: t.An
 # ------------------------------------------------------------------------------------------ files
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_copy_content_exact_bytes_and_mode(host_agent: HostAgent, tmp_path: t.Any) -> None:
     content = "first line\nsecond \u2713 line\n\ttabbed \\ backslash 'quotes' \"double\"\n"
     dest = tmp_path / "content.txt"
@@ -258,6 +265,7 @@ def test_copy_content_exact_bytes_and_mode(host_agent: HostAgent, tmp_path: t.An
     assert os.stat(dest).st_uid == 0
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_copy_binary_src_with_nul_and_invalid_utf8(host_agent: HostAgent, tmp_path: t.Any) -> None:
     data = binary_payload(3 * 1024 * 1024 + 12345)  # more than one 1 MiB write chunk, not a multiple
     src = tmp_path / "payload.bin"
@@ -302,6 +310,7 @@ def test_copy_without_mode_gives_umask_default_never_world_writable(host_agent: 
     assert not mode_of(dest) & 0o002
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_transfer_temp_files_are_private_while_they_are_written(host_agent: HostAgent, tmp_path: t.Any) -> None:
     """qemu-ga creates files 0666: the plugin must make them private before the first byte (watched live)."""
     remote_tmp = tmp_path / "remote-tmp"
@@ -370,6 +379,7 @@ def test_template(host_agent: HostAgent, tmp_path: t.Any) -> None:
     assert mode_of(dest) == 0o604
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_fetch_binary_round_trip(host_agent: HostAgent, tmp_path: t.Any) -> None:
     data = binary_payload(9 * 1024 * 1024 + 7)  # more than two 4 MiB read chunks
     guest_file = tmp_path / "guest" / "data.bin"
@@ -486,6 +496,7 @@ def test_async_with_async_status(host_agent: HostAgent, tmp_path: t.Any) -> None
     assert marker.read_text() == "finished\n"
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_command_stdin(host_agent: HostAgent) -> None:
     text = "line one\nz\u00fcrich \u2713 \u65e5\u672c\n\ttab\x01ctl"
     tasks = """
@@ -505,6 +516,7 @@ def test_command_stdin(host_agent: HostAgent) -> None:
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_nonzero_rc_fails_the_task_with_its_output(host_agent: HostAgent) -> None:
     tasks = """
     - name: command
@@ -527,6 +539,7 @@ def test_nonzero_rc_fails_the_task_with_its_output(host_agent: HostAgent) -> Non
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_signal_killed_command_reports_the_signal(host_agent: HostAgent) -> None:
     """libvirt_qemu fails with KeyError 'exitcode' here: a killed process has no exit code."""
     tasks = """
@@ -599,6 +612,7 @@ def test_unicode_file_names_in_copy_and_fetch(host_agent: HostAgent, tmp_path: t
 # ------------------------------------------------------------------------------------ big output
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_large_stdout_is_intact(host_agent: HostAgent, tmp_path: t.Any) -> None:
     text = base64.encodebytes(os.urandom(4 * 1024 * 1024)).decode("ascii").rstrip("\n")  # ~5.6 MB, 76-col lines
     assert len(text) >= 5_000_000
@@ -618,6 +632,7 @@ def test_large_stdout_is_intact(host_agent: HostAgent, tmp_path: t.Any) -> None:
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_output_over_the_agent_capture_limit_fails_clearly(host_agent: HostAgent) -> None:
     tasks = """
     - name: raw
@@ -641,6 +656,7 @@ def test_output_over_the_agent_capture_limit_fails_clearly(host_agent: HostAgent
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_command_timeout_kills_the_guest_process(host_agent: HostAgent, unique_sleep: str) -> None:
     tasks = """
     - name: sleep
@@ -658,6 +674,7 @@ def test_command_timeout_kills_the_guest_process(host_agent: HostAgent, unique_s
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_task_timeout_keyword_kills_the_guest_process(host_agent: HostAgent, unique_sleep: str) -> None:
     tasks = """
     - name: sleep
@@ -672,6 +689,7 @@ def test_task_timeout_keyword_kills_the_guest_process(host_agent: HostAgent, uni
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_connection_works_again_after_a_task_timeout(host_agent: HostAgent, unique_sleep: str) -> None:
     """A timeout interrupts an RPC mid-reply: the next task must resync, not read a stale reply."""
     tasks = """
@@ -690,6 +708,7 @@ def test_connection_works_again_after_a_task_timeout(host_agent: HostAgent, uniq
 # ---------------------------------------------------------------------------- connection lifecycle
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_meta_reset_connection(host_agent: HostAgent, user_dir: str) -> None:
     user = other_user()
     tasks = """
@@ -711,6 +730,7 @@ def test_meta_reset_connection(host_agent: HostAgent, user_dir: str) -> None:
     assert "not implemented" not in run.output.lower()
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_tilde_and_home_are_the_users_home_with_the_default_remote_tmp(host_agent: HostAgent, tmp_path: t.Any) -> None:
     """community.libvirt #161 / community.proxmox #461: a literal `~` directory appeared in the guest."""
     tasks = """
@@ -744,6 +764,7 @@ def test_tilde_and_home_are_the_users_home_with_the_default_remote_tmp(host_agen
         assert not os.path.lexists(os.path.join(root, "~")), "a literal ~ appeared in %s" % root
 
 
+@pytest.mark.usefixtures("connection_mode")
 def test_remote_user_runs_commands_as_that_user(host_agent: HostAgent, user_dir: str) -> None:
     user = other_user()
     tasks = """
@@ -785,6 +806,7 @@ def test_unknown_remote_user_is_a_clear_error(host_agent: HostAgent) -> None:
 
 
 @pytest.mark.parametrize("method", ["su", "sudo"])
+@pytest.mark.usefixtures("connection_mode")
 def test_become_another_user(host_agent: HostAgent, user_dir: str, method: str) -> None:
     if method == "sudo" and not shutil.which("sudo"):
         pytest.skip("sudo is not installed on this host")
@@ -857,6 +879,7 @@ def test_socket_that_does_not_exist_is_a_clear_error(tmp_path: t.Any) -> None:
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_disabled_guest_exec_names_the_command_and_the_fix() -> None:
     with HostAgent(extra_blocked=["guest-exec"]) as agent:
         run = run_playbook(play("    - name: raw\n      raw: echo hi\n"), {"h": qga_host(agent.channel)})
@@ -868,6 +891,7 @@ def test_disabled_guest_exec_names_the_command_and_the_fix() -> None:
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_copy_with_guest_file_write_disabled_fails_and_leaves_nothing(tmp_path: t.Any) -> None:
     dest = tmp_path / "never.txt"
     tasks = '    - name: copy\n      copy: {content: "blocked\\n", dest: "{{ dest }}"}\n'
@@ -909,6 +933,7 @@ def test_copy_missing_local_source(host_agent: HostAgent, tmp_path: t.Any) -> No
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_fetch_missing_remote_file(host_agent: HostAgent, tmp_path: t.Any) -> None:
     tasks = '    - name: fetch\n      fetch: {src: "{{ dir }}/absent.bin", dest: "{{ dir }}/local/", flat: true}\n'
     run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))})
@@ -938,6 +963,7 @@ def test_fetch_of_a_file_the_remote_user_cannot_read(host_agent: HostAgent, user
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_missing_python_interpreter_hint_while_raw_works(host_agent: HostAgent) -> None:
     tasks = """
     - name: python
@@ -993,6 +1019,7 @@ def test_two_hosts_on_their_own_agents_with_forks(host_agent: HostAgent, fresh_h
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_two_hosts_on_the_same_channel_are_serialized(host_agent: HostAgent, tmp_path: t.Any) -> None:
     tasks = """
     - name: window
@@ -1017,6 +1044,7 @@ def test_two_hosts_on_the_same_channel_are_serialized(host_agent: HostAgent, tmp
 
 
 @pytest.mark.fault
+@pytest.mark.usefixtures("connection_mode")
 def test_no_log_secrets_stay_out_of_verbose_output(host_agent: HostAgent, tmp_path: t.Any) -> None:
     secret = "qga-secret-%s" % uuid.uuid4().hex
     dest = tmp_path / "secret.txt"

@@ -5,7 +5,8 @@
 
 The plain QEMU VM (agent on a unix socket) first, then the same VM under libvirtd (the
 libvirt transport: small request/reply caps, guest-exec output spilled to guest files).
-The VM pool runs one VM at a time, so the libvirt tests come last.
+The VM pool runs one VM at a time, so the libvirt tests come last. Every test runs twice, with
+pipelining and with the persistent executor (`vm_connection_mode`, tests/connection/conftest.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import uuid
 
 import pytest
 from ansible_run import AnsibleRun, run_playbook
+from connection_modes import CONNECTION_MODES
 
 GUEST_PYTHON = "/usr/bin/python3"
 GUEST_HOSTNAME = "qga-testvm"
@@ -111,17 +113,20 @@ class FilesRun(t.NamedTuple):
     local_dir: t.Any
 
 
-@pytest.fixture(scope="module")
-def facts_and_files(vm_pool: t.Any, tmp_path_factory: t.Any) -> FilesRun:
-    """One play (a Python task costs seconds in the TCG VM): gather facts, then copy/fetch/template with them."""
+@pytest.fixture(scope="module", params=["pipelining", "executor"])
+def facts_and_files(request: pytest.FixtureRequest, vm_pool: t.Any, tmp_path_factory: t.Any) -> FilesRun:
+    """One play per connection mode (a Python task costs seconds in the TCG VM): gather facts, then
+    copy/fetch/template with them."""
     local_dir = tmp_path_factory.mktemp("round-trip")
     payload = binary_payload(3 * 1024 * 1024 + 12345)  # several 1 MiB write chunks, not chunk-aligned
     (local_dir / "blob.bin").write_bytes(payload)
     (local_dir / "page.j2").write_text("host={{ ansible_hostname }}\nfamily={{ ansible_os_family }}\n")
     host = vm_host(vm_pool.plain_vm(), data_dir=DATA_DIR, tag=unique(), local_dir=str(local_dir))
-    return FilesRun(run_playbook(FACTS_AND_FILES_PLAY, {"vm": host}), payload, local_dir)
+    return FilesRun(run_playbook(FACTS_AND_FILES_PLAY, {"vm": host}, env=CONNECTION_MODES[request.param]),
+                    payload, local_dir)
 
 
+@pytest.mark.vm_kind("plain")
 def test_gather_facts_describe_the_vm(facts_and_files: FilesRun) -> None:
     facts = ok(facts_and_files.run, "Gathering Facts")["ansible_facts"]
     assert facts["ansible_distribution"] == "Debian"
@@ -137,6 +142,7 @@ def test_gather_facts_describe_the_vm(facts_and_files: FilesRun) -> None:
     assert 0 < data[0]["size_total"] <= 64 * 1024 * 1024
 
 
+@pytest.mark.vm_kind("plain")
 def test_copy_template_fetch_round_trip_keeps_bytes_and_modes(facts_and_files: FilesRun) -> None:
     run, payload, local_dir = facts_and_files
     assert run.rc == 0, run.output
@@ -182,6 +188,7 @@ BECOME_PLAY = """
 """
 
 
+@pytest.mark.usefixtures("vm_connection_mode")
 @pytest.mark.parametrize("method", ["su", "sudo"])
 def test_become_alice(test_vm: t.Any, method: str) -> None:
     if method == "sudo" and shutil.which("sudo") is None:  # the guest's root is the host's, read-only
@@ -229,6 +236,7 @@ REMOTE_USER_PLAY = """
 """
 
 
+@pytest.mark.usefixtures("vm_connection_mode")
 def test_remote_user_alice_home_uploads_and_remote_tmp(test_vm: t.Any, tmp_path: t.Any) -> None:
     host = vm_host(test_vm, ansible_user="alice", tag=unique(), local_dir=str(tmp_path))
     run = run_playbook(REMOTE_USER_PLAY, {"vm": host})
@@ -273,6 +281,7 @@ RESET_PLAY = """
 """
 
 
+@pytest.mark.usefixtures("vm_connection_mode")
 def test_reset_connection_mid_play(test_vm: t.Any) -> None:
     run = run_playbook(RESET_PLAY, {"vm": vm_host(test_vm)}, args=["-vvv"])
     assert run.rc == 0, run.output
@@ -308,6 +317,7 @@ FORKS_PLAY = """
     pytest.param(False, id="default_domain"),
     pytest.param(True, id="shared_domain"),
 ])
+@pytest.mark.usefixtures("vm_connection_mode")
 @pytest.mark.fault
 def test_two_hosts_on_one_channel_with_forks(test_vm: t.Any, shared_domain: bool) -> None:
     tag = unique()
@@ -358,6 +368,7 @@ def check_large_stdout(run: AnsibleRun) -> None:
     assert ok(run, "still works")["stdout"] == "still here\n"
 
 
+@pytest.mark.usefixtures("vm_connection_mode")
 def test_large_stdout_through_command_is_intact(test_vm: t.Any) -> None:
     run = run_playbook(LARGE_STDOUT_PLAY, {"vm": vm_host(test_vm, data_dir=DATA_DIR, tag=unique())})
     check_large_stdout(run)
@@ -402,6 +413,7 @@ STDIN_RC_UNICODE_PLAY = """
 """
 
 
+@pytest.mark.usefixtures("vm_connection_mode")
 def test_command_stdin_rc_and_unicode(test_vm: t.Any, tmp_path: t.Any) -> None:
     host = vm_host(test_vm, tag=unique(), text=UNICODE_TEXT, local_dir=str(tmp_path))
     run = run_playbook(STDIN_RC_UNICODE_PLAY, {"vm": host})
@@ -447,6 +459,7 @@ ASYNC_PLAY = """
 """
 
 
+@pytest.mark.usefixtures("vm_connection_mode")
 def test_async_task_and_async_status(test_vm: t.Any) -> None:
     tag = unique()
     run = run_playbook(ASYNC_PLAY, {"vm": vm_host(test_vm, tag=tag)})
@@ -499,6 +512,7 @@ LIBVIRT_PLAY = """
 """
 
 
+@pytest.mark.usefixtures("vm_connection_mode")
 def test_play_over_libvirt(libvirt_vm: t.Any, tmp_path: t.Any) -> None:
     payload = binary_payload(3 * 1024 * 1024 + 777)  # over libvirt's ~3 MiB reply cap and many write chunks
     (tmp_path / "blob.bin").write_bytes(payload)
@@ -532,6 +546,7 @@ RAW_PLAY = """
 """
 
 
+@pytest.mark.usefixtures("vm_connection_mode")
 @pytest.mark.fault
 def test_large_stdout_over_libvirt_is_spilled_and_the_channel_survives(libvirt_vm: t.Any) -> None:
     # 6 MB of stdout is an 8 MB module reply: one guest-exec-status through libvirt cannot carry it

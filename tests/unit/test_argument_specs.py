@@ -63,6 +63,7 @@ def refusal(module: str, arguments: str, monkeypatch: pytest.MonkeyPatch) -> str
     return str(raised.value)
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("module", sorted(WRONG_VALUES))
 def test_a_wrong_value_is_refused_naming_the_option(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     arguments, option, wrong_value = WRONG_VALUES[module]
@@ -70,6 +71,7 @@ def test_a_wrong_value_is_refused_naming_the_option(module: str, monkeypatch: py
     assert option in msg, msg
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("module", sorted(WRONG_VALUES))
 def test_an_unknown_option_is_refused_naming_it(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     msg = refusal(module, with_option(WRONG_VALUES[module][0], "no_such_option", "1"), monkeypatch)

@@ -1,0 +1,67 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The connection's modes as a user sets them (environment variables), and what a mode leaves running.
+
+pipelining (the default), persist (the channel relay) and executor (the persistent executor).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import typing as t
+
+import pytest
+from executor_workers import (
+    ENV_NAME,
+    PARENT_DIR,
+    process_exists,
+    running_workers,
+    stop_workers_started_since,
+    wait_for,
+)
+
+CONNECTION_MODES: dict[str, dict[str, str]] = {
+    "pipelining": {},
+    "persist": {"VMGUEST_QGA_PERSIST": "5"},
+    "executor": {"VMGUEST_QGA_EXECUTOR": "persistent", "VMGUEST_QGA_EXECUTOR_IDLE_TIMEOUT": "60"},
+}
+# The relay is started as `python -c 'from ...relay import main; ...' CHANNEL SOCKET IDLE`.
+RELAY_PATTERN = "qga.relay import main"
+
+
+def relay_processes() -> set[int]:
+    """The channel relays this test run started (they inherit its executor directory variable)."""
+    proc = subprocess.run(["pgrep", "-f", RELAY_PATTERN], capture_output=True, text=True, check=False)
+    return {int(pid) for pid in proc.stdout.split() if started_by_this_run(int(pid))}
+
+
+def started_by_this_run(pid: int) -> bool:
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as handle:
+            return ("%s=%s" % (ENV_NAME, PARENT_DIR)).encode() in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def stop_relays_started_since(before: set[int]) -> None:
+    """SIGKILL: the test is over and its relay holds nothing that needs a clean exit."""
+    for pid in relay_processes() - before:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        wait_for(lambda pid=pid: not process_exists(pid), 10)
+
+
+def set_mode(monkeypatch: pytest.MonkeyPatch, mode: str) -> t.Iterator[str]:
+    for name in {name for settings in CONNECTION_MODES.values() for name in settings}:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in CONNECTION_MODES[mode].items():
+        monkeypatch.setenv(name, value)
+    relays, workers = relay_processes(), set(running_workers())
+    yield mode
+    stop_relays_started_since(relays)
+    stop_workers_started_since(workers)
