@@ -291,7 +291,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError, QgaUserError
 from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
 from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
@@ -587,10 +587,29 @@ class Connection(ConnectionBase):
             if name == "root":
                 self._user = posix.ROOT
             else:
-                self._user = self._call(posix.lookup_user, self._require_client(), name)
+                self._user = self._lookup_remote_user(name)
         if self._user is None:
             raise AssertionError("self._user is not None")
         return self._user
+
+    def _lookup_remote_user(self, name: str) -> posix.GuestUser:
+        """The guest's passwd entry for remote_user; a user the guest lacks makes the host unreachable.
+
+        As with ssh's failed login nothing can run on the host as that user, so ignore_unreachable and
+        meta: clear_host_errors apply to it, not rescue and ignore_errors.
+        """
+        client = self._require_client()
+
+        def lookup() -> posix.GuestUser:
+            try:
+                return posix.lookup_user(client, name)
+            except QgaUserError as exc:
+                raise AnsibleConnectionFailure(
+                    "%s: %s (remote_user %r: set ansible_user, or the connection's remote_user, to a user the guest "
+                    "has)" % (self._host, exc, name)
+                ) from None
+
+        return t.cast(posix.GuestUser, self._call(lookup))
 
     def _call(self, function: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
         """Run a client call; turn client errors into Ansible errors naming the host."""
