@@ -369,7 +369,8 @@ class Connection(ConnectionBase):
     # -- commands -------------------------------------------------------------
 
     def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
-        """Run `cmd` with the guest's /bin/sh as the remote user; `in_data` becomes its stdin."""
+        """Run `cmd` with the guest's /bin/sh as the remote user, in that user's home as ssh would;
+        `in_data` becomes its stdin."""
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         client = self._require_client()
         user = self._effective_user()
@@ -386,7 +387,7 @@ class Connection(ConnectionBase):
             )
             if done is not None:
                 return done.rc, done.stdout, done.stderr
-        argv = guest_exec.own_process_group(posix.run_as_argv(user, ["/bin/sh", "-c", to_text(cmd)]))
+        argv = guest_exec.own_process_group(posix.run_as_argv(user, posix.in_home(to_text(cmd))))
         result = self._call(
             guest_exec.run,
             client,

@@ -886,6 +886,16 @@ def _daemonize(ready_w: int) -> None:
     os.close(null)
 
 
+def _enter_home() -> None:
+    """Jobs start in $HOME, as the connection starts a pipelined task (posix.START_IN_HOME): else TMPDIR or /."""
+    for directory in (os.environ.get("HOME", ""), os.environ.get("TMPDIR") or "/tmp", "/tmp", "/"):
+        try:
+            os.chdir(directory)
+            return
+        except OSError:
+            continue
+
+
 def _acceptable_base(base: str) -> bool:
     """An absolute, normalised PARENT/executor-VERSION with PARENT not the root: nothing else is ours to clear."""
     parent = os.path.dirname(base)
@@ -929,6 +939,7 @@ def main(argv: t.List[str]) -> int:
         return 0 if answer.startswith(b"ready") else 1
     os.close(ready_r)
     _daemonize(ready_w)
+    _enter_home()
     manager = Manager(base, idle_timeout, interpreter, lock_fd, wake)
     partial = os.path.join(base, "pid.tmp")
     _write_private(partial, ("%d %s %s\n" % (os.getpid(), _start_time(os.getpid()), interpreter)).encode())

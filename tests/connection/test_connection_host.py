@@ -732,10 +732,13 @@ def test_meta_reset_connection(host_agent: HostAgent, user_dir: str) -> None:
 
 @pytest.mark.usefixtures("connection_mode")
 def test_tilde_and_home_are_the_users_home_with_the_default_remote_tmp(host_agent: HostAgent, tmp_path: t.Any) -> None:
-    """community.libvirt #161 / community.proxmox #461: a literal `~` directory appeared in the guest."""
+    """community.libvirt #161 / community.proxmox #461: a literal `~` directory appeared in the guest.
+    And every command and module starts in the home (the agent's own cwd is the repository here)."""
     tasks = """
     - name: cwd
       raw: pwd
+    - name: module cwd
+      command: pwd
     - name: raw
       raw: echo ~; echo "$HOME"; echo ~/x
     - name: shell
@@ -750,10 +753,10 @@ def test_tilde_and_home_are_the_users_home_with_the_default_remote_tmp(host_agen
         ansible_pipelining: false
 """
     (tmp_path / "t.j2").write_text("answer={{ 6 * 7 }}\nend\n")
-    roots = ["/", str(tmp_path)]
+    roots = ["/", "/root", os.getcwd(), str(tmp_path)]
     run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel, dir=str(tmp_path))}, args=["-vvv"])
-    cwd = guest_cwd(run, "cwd")
-    roots.append(cwd)
+    # Commands and modules start in the user's home, as over ssh, not in the agent's cwd.
+    assert guest_cwd(run, "cwd") == "/root" and guest_cwd(run, "module cwd") == "/root", run.output
     assert ok(run, "raw")["stdout"].splitlines() == ["/root", "/root", "/root/x"]
     assert ok(run, "shell")["stdout"] == "/root /root"
     assert (tmp_path / "copied.txt").read_text() == "via remote tmp\n"
@@ -772,6 +775,8 @@ def test_remote_user_runs_commands_as_that_user(host_agent: HostAgent, user_dir:
       raw: id -un; id -u; echo "$HOME"; echo ~; echo "$USER"
     - name: command
       command: id -un
+    - name: module cwd
+      command: pwd
     - name: copy
       copy: {content: "owned\\n", dest: "{{ dir }}/put.txt", mode: "0640"}
     - name: copy default mode
@@ -782,6 +787,7 @@ def test_remote_user_runs_commands_as_that_user(host_agent: HostAgent, user_dir:
     assert ok(run, "raw")["stdout"].splitlines() == [
         user.pw_name, str(user.pw_uid), user.pw_dir, user.pw_dir, user.pw_name]
     assert ok(run, "command")["stdout"] == user.pw_name
+    assert guest_cwd(run, "module cwd") == user.pw_dir
     ok(run, "copy")
     put = os.path.join(user_dir, "put.txt")
     assert open(put, "rb").read() == b"owned\n"

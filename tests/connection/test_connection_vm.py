@@ -242,7 +242,7 @@ def test_remote_user_alice_home_uploads_and_remote_tmp(test_vm: t.Any, tmp_path:
     run = run_playbook(REMOTE_USER_PLAY, {"vm": host})
     assert run.rc == 0, run.output
     user, tilde, home, cwd = ok(run, "identity")["stdout_lines"]
-    assert (user, tilde, home) == ("alice", ALICE_HOME, ALICE_HOME)
+    assert (user, tilde, home, cwd) == ("alice", ALICE_HOME, ALICE_HOME, ALICE_HOME)  # started in the home, as ssh
     assert ok(run, "copy as alice")["changed"] is True
     upload_line, dest_line, remote_tmp_line, content = ok(run, "check")["stdout_lines"]
     owner, mode, upload = upload_line.split(":", 2)

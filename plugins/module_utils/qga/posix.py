@@ -70,6 +70,17 @@ def parse_passwd_line(line: str) -> GuestUser:
     return GuestUser(name=fields[0], uid=int(fields[2]), gid=int(fields[3]), home=fields[5] or "/", shell=fields[6])
 
 
+# A shell prefix that starts a command in $HOME, as an ssh login does (guest-exec has no cwd and
+# would leave it in qemu-ga's own); without a usable home, in the temp dir as AnsibleModule falls
+# back, else in /.
+START_IN_HOME = 'cd "$HOME" 2>/dev/null || cd "${TMPDIR:-/tmp}" 2>/dev/null || cd /tmp 2>/dev/null || cd /\n'
+
+
+def in_home(command: str) -> list[str]:
+    """`/bin/sh -c COMMAND`, started in the home of the user whose environment it gets."""
+    return ["/bin/sh", "-c", START_IN_HOME + command]
+
+
 def run_as_argv(user: GuestUser, argv: t.Sequence[str]) -> list[str]:
     """`argv` run as `user`: unchanged for root, else through runuser (util-linux) or su."""
     if user.is_root:
