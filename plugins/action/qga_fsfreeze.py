@@ -78,7 +78,8 @@ class ActionModule(QgaActionBase):
     ) -> None:
         mountpoints = args.get("mountpoints")
         freeze_command = "guest-fsfreeze-freeze-list" if mountpoints is not None else "guest-fsfreeze-freeze"
-        result["status"] = "frozen"
+        # The state the guest is in: "frozen" only once it is (or, in check mode, would be).
+        result["status"] = status
         auto_thaw = args["auto_thaw"]
         if status == "frozen":
             self._report_frozen(recorded, result)
@@ -93,6 +94,7 @@ class ActionModule(QgaActionBase):
         client.require(freeze_command, "guest-fsfreeze-thaw")
         result["changed"] = True
         if self.check_mode:
+            result["status"] = "frozen"
             return
         self._warn_windows(client, auto_thaw, result)
         # A later freeze cancels any watchdog of an earlier one.
@@ -122,6 +124,7 @@ class ActionModule(QgaActionBase):
             store.remove()
             raise
         frozen_at = time.time()
+        result["status"] = "frozen"
         recorded["frozen_at"] = frozen_at
         if auto_thaw:
             recorded["watchdog"]["deadline"] = frozen_at + auto_thaw
@@ -193,7 +196,7 @@ class ActionModule(QgaActionBase):
         recorded: dict[str, t.Any],
         result: dict[str, t.Any],
     ) -> None:
-        result["status"] = "thawed"
+        result["status"] = status
         if status != "frozen":
             if not self.check_mode:
                 stop_watchdog(recorded.get("watchdog"))
@@ -203,8 +206,10 @@ class ActionModule(QgaActionBase):
         result["changed"] = True
         self._report_frozen(recorded, result)
         if self.check_mode:
+            result["status"] = "thawed"
             return
         count = int(client.execute("guest-fsfreeze-thaw", timeout=float(args["freeze_timeout"])))
+        result["status"] = "thawed"
         thawed_at = time.time()
         stop_watchdog(recorded.get("watchdog"))
         store.remove()

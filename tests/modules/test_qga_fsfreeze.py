@@ -70,9 +70,11 @@ def test_status_and_thawed_on_the_host_agent_change_nothing(host_agent: HostAgen
 def test_freeze_disabled_on_the_host_agent_is_a_clear_error(host_agent: HostAgent) -> None:
     run = run_playbook(play(task("freeze", "state: frozen")), {"h": qga_host(host_agent.channel)})
     assert run.rc != 0
-    msg = result_of(run, "freeze")["msg"]
+    result = result_of(run, "freeze")
+    msg = result["msg"]
     assert "Command guest-fsfreeze-freeze has been disabled" in msg
     assert "--allow-rpcs" in msg and msg.startswith("h: ")
+    assert result["status"] == "thawed", result  # the state the guest is in, not the one asked for
     assert agent(host_agent.channel, "guest-fsfreeze-status") == "thawed"
     assert not FreezeState(host_agent.channel).read()
 
