@@ -151,7 +151,7 @@ class ActionModule(QgaActionBase):
         stop_watchdog(recorded.get("watchdog"))
         store.remove()
         raise AnsibleActionFail(
-            "%s: none of the mount points %s could be frozen (the agent ignores those that are no mounted, "
+            "%s: none of the mount points %s could be frozen (the agent ignores those that are not mounted, "
             "freezable local filesystem); the guest was thawed again" % (self._host_name(), ", ".join(mountpoints))
         )
 

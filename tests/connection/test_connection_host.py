@@ -900,6 +900,8 @@ def test_disabled_guest_exec_names_the_command_and_the_fix() -> None:
     text = message(entry["result"])
     assert "guest-exec" in text and "disabled" in text, text
     assert "--block-rpcs" in text and "--allow-rpcs" in text, text
+    # Where distributions keep the lists: the agent's config file, RHEL/Fedora's sysconfig file, the unit.
+    assert "/etc/qemu/qemu-ga.conf" in text and "/etc/sysconfig/qemu-ga" in text, text
 
 
 @pytest.mark.fault

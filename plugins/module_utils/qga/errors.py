@@ -12,8 +12,9 @@ from __future__ import annotations
 import typing as t
 
 ENABLE_HINT = (
-    "Enable it in the guest: remove it from qemu-ga's --block-rpcs (formerly -b) list or add it to "
-    "--allow-rpcs, usually in /etc/sysconfig/qemu-ga (FILTER_RPC_ARGS) or the qemu-guest-agent unit, "
+    "Enable it in the guest: remove it from qemu-ga's --block-rpcs list (formerly -b) or add it to "
+    "--allow-rpcs, wherever the guest sets them: /etc/qemu/qemu-ga.conf ([general] block-rpcs=/allow-rpcs=), "
+    "/etc/sysconfig/qemu-ga (FILTER_RPC_ARGS or BLACKLIST_RPC) or the qemu-guest-agent unit's command line, "
     "then restart qemu-guest-agent."
 )
 
