@@ -82,28 +82,44 @@ class LibvirtDaemons:
     """What ensure_libvirtd() did: the PIDs it started (only those may be stopped) and config changes."""
 
     started_pids: dict[str, int] = dataclasses.field(default_factory=dict)
-    config_changed: bool = False
+    # qemu.conf as it was before ensure_libvirtd() changed it ("" for no file); None: left as it was.
+    original_qemu_conf: str | None = None
     networks_started: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def config_changed(self) -> bool:
+        """Whether ensure_libvirtd() changed qemu.conf (stop_libvirtd() puts it back)."""
+        return self.original_qemu_conf is not None
 
 
 # ---------------------------------------------------------------- libvirtd
 
 
-def configure_qemu_conf(path: Path = QEMU_CONF) -> bool:
-    """Set security_driver="none", user="root", group="root" in qemu.conf; True if the file changed."""
-    lines = path.read_text().splitlines() if path.exists() else []
+def configure_qemu_conf(path: Path = QEMU_CONF) -> str | None:
+    """Set security_driver="none", user="root", group="root" in qemu.conf; the text it had ("" for no file)
+    if it changed, else None."""
+    original = path.read_text() if path.exists() else ""
+    lines = original.splitlines()
     effective: dict[str, str] = {}
     for line in lines:
         key, value = _conf_assignment(line)
         if key in QEMU_CONF_SETTINGS:
             effective[key] = value
     if effective == QEMU_CONF_SETTINGS:
-        return False
+        return None
     kept = [line for line in lines if _conf_assignment(line)[0] not in QEMU_CONF_SETTINGS]
     kept.append(f"# set by {_DOMAIN_MARKER} (tests/harness/libvirt_vm.py)")
     kept.extend(f"{key} = {value}" for key, value in QEMU_CONF_SETTINGS.items())
     path.write_text("\n".join(kept) + "\n")
-    return True
+    return original
+
+
+def restore_qemu_conf(original: str, path: Path = QEMU_CONF) -> None:
+    """Put back qemu.conf as configure_qemu_conf() found it (no file if it had none)."""
+    if original:
+        path.write_text(original)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _conf_assignment(line: str) -> tuple[str, str]:
@@ -139,7 +155,7 @@ def _start_daemon(name: str, timeout: float) -> int:
 
 def ensure_libvirtd(uri: str = DEFAULT_URI, timeout: float = 30.0) -> LibvirtDaemons:
     """Configure qemu.conf, start virtlogd and libvirtd if not running, wait until libvirt answers."""
-    daemons = LibvirtDaemons(config_changed=configure_qemu_conf())
+    daemons = LibvirtDaemons(original_qemu_conf=configure_qemu_conf())
     running = _daemon_pid("libvirtd")
     if daemons.config_changed and running is not None:
         raise LibvirtVMError(f"{QEMU_CONF} changed but libvirtd (pid {running}) is already running: restart it")
@@ -167,13 +183,17 @@ def _wait_for_libvirt(uri: str, timeout: float) -> None:
 
 
 def stop_libvirtd(daemons: LibvirtDaemons, uri: str = DEFAULT_URI, timeout: float = 15.0) -> None:
-    """Stop only what ensure_libvirtd() started (networks, then libvirtd, then virtlogd), by PID."""
+    """Stop only what ensure_libvirtd() started (networks, then libvirtd, then virtlogd), by PID, and put
+    back the qemu.conf it changed once the libvirtd that read it is gone."""
     for network in daemons.networks_started:
         _virsh(uri, "net-destroy", network, check=False)
     for name in ("libvirtd", "virtlogd"):
         pid = daemons.started_pids.pop(name, None)
         if pid is not None and _daemon_pid(name) == pid:
             _kill_and_wait(pid, timeout)
+    if daemons.original_qemu_conf is not None and _daemon_pid("libvirtd") is None:
+        restore_qemu_conf(daemons.original_qemu_conf)
+        daemons.original_qemu_conf = None
 
 
 def _kill_and_wait(pid: int, timeout: float) -> None:
