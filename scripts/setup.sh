@@ -48,4 +48,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   "$venv/bin/python" -m pip install -q "${upgrade[@]}" "${pins[@]}" -r requirements-test.txt
   echo "$wanted" > "$stamp"
 fi
+# ansible-core's own integration targets (its sdist carries them), for tests/conformance: the connection
+# target is run through vmguest.qga.qga as community.libvirt runs it for libvirt_qemu.
+core_version=$("$venv/bin/python" -c 'from ansible.release import __version__; print(__version__)')
+targets=$venv/share/ansible-core-targets/$core_version
+if [ ! -d "$targets" ]; then
+  echo "setup: ansible-core $core_version integration targets -> $targets"
+  download=$(mktemp -d)
+  "$venv/bin/python" -m pip download -q --no-deps --no-binary :all: -d "$download" "ansible-core==$core_version"
+  tar -xzf "$download"/ansible_core-"$core_version".tar.gz -C "$download" "ansible_core-$core_version/test/integration/targets"
+  mkdir -p "$(dirname "$targets")"
+  mv "$download/ansible_core-$core_version/test/integration/targets" "$targets"
+  rm -rf "$download"
+fi
 echo "setup: done"
