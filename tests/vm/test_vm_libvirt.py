@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import subprocess
 import typing as t
+import uuid
 
 import pytest
 
@@ -63,6 +65,24 @@ def test_agent_errors_through_libvirt_are_typed(libvirt_client: QgaClient) -> No
 
 
 @pytest.mark.fault
-def test_unknown_domain_is_a_clear_error(libvirt_vm: t.Any) -> None:
-    with pytest.raises(QgaChannelError, match="no-such-domain"):
+def test_unknown_domain_is_a_clear_error_naming_the_fix(libvirt_vm: t.Any) -> None:
+    with pytest.raises(QgaChannelError, match="no-such-domain") as raised:
         QgaClient("libvirt:" + libvirt_vm.uri, domain="no-such-domain").connect()
+    assert "the domain is the inventory hostname unless ansible_qga_domain" in str(raised.value)
+    assert "virsh -c %s list --all" % libvirt_vm.uri in str(raised.value)
+
+
+@pytest.mark.fault
+def test_a_shut_off_domain_is_a_channel_error_saying_so(libvirt_vm: t.Any, tmp_path: t.Any) -> None:
+    """Reported like a missing domain (unreachable), with the state and how to start it."""
+    name = "vmguest-qga-test-off-%s" % uuid.uuid4().hex[:8]
+    xml = tmp_path / "off.xml"
+    xml.write_text("<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory>"
+                   "<os><type arch='x86_64'>hvm</type></os></domain>" % name)
+    subprocess.run(["virsh", "-c", libvirt_vm.uri, "define", str(xml)], check=True, capture_output=True)
+    try:
+        with pytest.raises(QgaChannelError, match="domain '%s' is not running" % name) as raised:
+            QgaClient("libvirt:" + libvirt_vm.uri, domain=name).connect()
+        assert "virsh -c %s start %s" % (libvirt_vm.uri, name) in str(raised.value)
+    finally:
+        subprocess.run(["virsh", "-c", libvirt_vm.uri, "undefine", name], check=False, capture_output=True)

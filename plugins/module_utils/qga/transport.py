@@ -377,9 +377,26 @@ class LibvirtTransport:
         try:
             self._conn = libvirt.open(self._uri)
             self._domain = self._conn.lookupByName(self._domain_name)
+            running = bool(self._domain.isActive())
         except libvirt.libvirtError as exc:
             self.close()
-            raise QgaChannelError("libvirt: %s" % exc.get_error_message(), channel=self.channel) from None
+            message = "libvirt: %s" % exc.get_error_message()
+            if exc.get_error_code() == getattr(libvirt, "VIR_ERR_NO_DOMAIN", -1):
+                message += " (%s)" % self._which_domain_hint()
+            raise QgaChannelError(message, channel=self.channel) from None
+        if not running:
+            self.close()
+            raise QgaChannelError(
+                "libvirt: domain '%s' is not running, so its agent cannot answer: start it (virsh -c %s start %s)"
+                % (self._domain_name, self._uri or "URI", self._domain_name),
+                channel=self.channel,
+            )
+
+    def _which_domain_hint(self) -> str:
+        return (
+            "the domain is the inventory hostname unless ansible_qga_domain (a module's domain option) names it; "
+            "virsh -c %s list --all lists the domains" % (self._uri or "URI")
+        )
 
     def command(self, message: str, command: str, timeout: float) -> str:
         """Send one JSON message and return libvirt's reply text."""
