@@ -49,6 +49,17 @@ class ActionModule(QgaActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
     MUTUALLY_EXCLUSIVE = MUTUALLY_EXCLUSIVE
     REQUIRED_ONE_OF = REQUIRED_ONE_OF
+    # ansible-core 2.19+: `qga_exec: uname -a` and `-a 'uname -a'` arrive as _raw_params (older ones refuse them).
+    supports_raw_params = True
+
+    def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        """The free-form argument is the cmd option."""
+        free_form = self._task.args.pop("_raw_params", None)
+        if free_form:
+            if self._task.args.get("cmd") is not None or self._task.args.get("argv") is not None:
+                raise AnsibleActionFail("give the command either free-form or as cmd/argv, not both")
+            self._task.args["cmd"] = free_form
+        return super().run(tmp, task_vars)
 
     def run_qga(self, client: QgaClient, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
         argv = self._argv(args)
@@ -224,7 +235,8 @@ class ActionModule(QgaActionBase):
             text = text_data.decode("utf-8", "replace")
             result[name] = text
             result[name + "_lines"] = text.splitlines()
-            result[name + "_b64"] = base64.b64encode(data).decode("ascii")
+            if args["output_b64"] == "always" or not _is_utf8(data):
+                result[name + "_b64"] = base64.b64encode(data).decode("ascii")
         result["rc"] = outcome.rc
         result["pid"] = outcome.pid
         if outcome.signal is not None:
@@ -236,6 +248,15 @@ class ActionModule(QgaActionBase):
                     "the agent cut the command's %s at its 16 MiB capture limit; write large output to a guest "
                     "file and fetch it (vmguest.qga.qga_fetch)" % name
                 )
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether the text result holds these bytes unchanged (but for strip_empty_ends): no byte was replaced."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _kill_tree(client: QgaClient, pid: int, windows: bool) -> None:

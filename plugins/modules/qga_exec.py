@@ -15,6 +15,8 @@ description:
   - Behaves like M(ansible.builtin.command) otherwise - a non-zero exit code fails the task, O(creates) and
     O(removes) skip the command, and the task reports changed whenever the command ran.
   - Needs no Python in the guest, only C(guest-exec) and C(guest-exec-status) enabled in the agent.
+  - Takes a free-form command line like M(ansible.builtin.shell) (C(qga_exec: uname -a), C(-a 'uname -a') ad hoc),
+    the same as O(cmd), with ansible-core 2.19 or later (older ones refuse free-form arguments of collection actions).
   - POSIX guests only for O(user), O(chdir), O(creates) and O(removes).
 author:
   - vmguest.qga contributors (@vmguest)
@@ -40,7 +42,16 @@ options:
   cmd:
     description:
       - A command line for the guest's C(/bin/sh -c) (pipes, redirections, globs and variables work).
+      - The free-form argument of the task is this option.
     type: str
+  output_b64:
+    description:
+      - When to return the exact bytes of the output base64 encoded (RV(stdout_b64), RV(stderr_b64)).
+      - V(auto) returns them for a stream that is not valid UTF-8 (RV(stdout) then has those bytes replaced);
+        V(always) for both streams on every run (for the trailing newlines O(strip_empty_ends) removes, say).
+    type: str
+    choices: [auto, always]
+    default: auto
   stdin:
     description: Text written to the command's stdin (UTF-8), which is then closed.
     type: str
@@ -94,6 +105,10 @@ seealso:
 """
 
 EXAMPLES = r"""
+# Ad hoc, free-form (ansible-core 2.19+): ansible web1 -m vmguest.qga.qga_exec -a 'uname -a'
+- name: A command line, free-form
+  vmguest.qga.qga_exec: df -h /
+
 - name: Run a program with arguments, no shell
   vmguest.qga.qga_exec:
     argv: [systemctl, restart, nginx]
@@ -118,6 +133,7 @@ EXAMPLES = r"""
     channel: libvirt:qemu:///system
     domain: web1
     argv: [cat, /boot/initrd.img]
+    output_b64: always  # initrd.stdout_b64 holds the exact bytes
   register: initrd
   delegate_to: localhost
 """
@@ -152,11 +168,11 @@ stderr_lines:
   elements: str
 stdout_b64:
   description: The exact bytes of standard output, base64 encoded.
-  returned: when the command ran
+  returned: when the command ran and O(output_b64=always) or its standard output is not valid UTF-8
   type: str
 stderr_b64:
   description: The exact bytes of standard error, base64 encoded.
-  returned: when the command ran
+  returned: when the command ran and O(output_b64=always) or its standard error is not valid UTF-8
   type: str
 signal:
   description: The signal that killed the process (9 after a O(timeout)).
@@ -205,6 +221,7 @@ ARGUMENT_SPEC = with_channel({
     "removes": {"type": "str"},
     "timeout": {"type": "float", "default": 0.0},
     "strip_empty_ends": {"type": "bool", "default": True},
+    "output_b64": {"type": "str", "choices": ["auto", "always"], "default": "auto"},
 })
 MUTUALLY_EXCLUSIVE = [["argv", "cmd"], ["stdin", "stdin_b64"]]
 REQUIRED_ONE_OF = [["argv", "cmd"]]

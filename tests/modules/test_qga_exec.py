@@ -16,7 +16,7 @@ import typing as t
 import uuid
 
 import pytest
-from ansible_run import failed, play, qga_host, result_of, run_playbook, vm_channel
+from ansible_run import failed, play, qga_host, result_of, run_adhoc, run_playbook, vm_channel
 from hostagent import HostAgent
 
 HOST_PLAY = play("""
@@ -59,6 +59,9 @@ HOST_PLAY = play("""
         stdin: x
         stdin_add_newline: false
         strip_empty_ends: false
+        output_b64: always
+    - name: free-form
+      vmguest.qga.qga_exec: echo "free $((6 * 7))" | tr a-z A-Z
 """)
 
 
@@ -68,7 +71,7 @@ def test_run_argv_shell_stdin_env_and_codes_on_the_host_agent(host_agent: HostAg
     assert argv["changed"] is True and argv["rc"] == 0, run.output
     assert argv["stdout"] == "two  spaces $HOME"  # no shell: no splitting, no expansion
     assert argv["cmd"] == ["echo", "two  spaces", "$HOME"]
-    assert base64.b64decode(argv["stdout_b64"]) == b"two  spaces $HOME\n"
+    assert "stdout_b64" not in argv and "stderr_b64" not in argv  # UTF-8 output: the text is the output
     assert argv["stderr"] == "" and argv["delta"]
 
     shell = result_of(run, "shell with stdin and env")
@@ -76,7 +79,8 @@ def test_run_argv_shell_stdin_env_and_codes_on_the_host_agent(host_agent: HostAg
     assert shell["stdout_lines"] == ["hello", "bar baz|/root|C.UTF-8"]
 
     binary = result_of(run, "binary stdin and stdout")
-    assert base64.b64decode(binary["stdout_b64"]) == b"\x00\x01\x02\xff\x00"
+    assert base64.b64decode(binary["stdout_b64"]) == b"\x00\x01\x02\xff\x00"  # not UTF-8: the exact bytes too
+    assert "stderr_b64" not in binary
     assert "\ufffd" in binary["stdout"]  # text is decoded with replacement
 
     nonzero = failed(run, "stderr and rc")
@@ -94,7 +98,10 @@ def test_run_argv_shell_stdin_env_and_codes_on_the_host_agent(host_agent: HostAg
     assert removes["msg"] == "Did not run command since '/nonexistent-qga-exec-*' does not exist"
     ran = result_of(run, "removes exists")
     assert ran["changed"] is True and ran["stdout"] == "ran"
-    assert base64.b64decode(result_of(run, "no newline")["stdout_b64"]) == b"x"
+    no_newline = result_of(run, "no newline")
+    assert base64.b64decode(no_newline["stdout_b64"]) == b"x" and no_newline["stderr_b64"] == ""  # asked for
+    free_form = result_of(run, "free-form")
+    assert free_form["stdout"] == "FREE 42" and free_form["cmd"] == 'echo "free $((6 * 7))" | tr a-z A-Z'
 
 
 def test_check_mode_runs_nothing(host_agent: HostAgent, tmp_path: t.Any) -> None:
@@ -255,3 +262,14 @@ def test_user_chdir_creates_and_timeout_in_the_vm(test_vm: t.Any) -> None:
 
     killed = failed(run, "killed by a signal")
     assert killed["signal"] == 15 and killed["rc"] == -15
+
+
+def test_ad_hoc_free_form_runs_the_command_line_and_refuses_a_second_command(host_agent: HostAgent) -> None:
+    adhoc = run_adhoc("h", {"h": qga_host(host_agent.channel)}, ["-m", "vmguest.qga.qga_exec", "-a", "uname -s"])
+    assert adhoc.rc == 0 and "h | CHANGED =>" in adhoc.stdout, adhoc.output
+    assert '"stdout": "Linux"' in adhoc.stdout and "_b64" not in adhoc.stdout, adhoc.output
+    both = run_playbook(play(
+        "    - name: both\n      vmguest.qga.qga_exec: echo one\n      args:\n        cmd: echo two\n"
+        "      ignore_errors: true\n"
+    ), {"h": qga_host(host_agent.channel)})
+    assert "give the command either free-form or as cmd/argv, not both" in failed(both, "both")["msg"]
