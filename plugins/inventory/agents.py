@@ -174,6 +174,7 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils.inventory_discovery im
     AgentRecord,
     LibvirtMissing,
     ProbeSettings,
+    held_by_libvirtd,
     import_libvirt,
     probe_all,
     scan_libvirt,
@@ -194,6 +195,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     """Hosts from the guest agent channels found on this machine and behind libvirt URIs."""
 
     NAME = "vmguest.qga.agents"
+    # The config file being parsed, for messages.
+    _config_path = ""
 
     def verify_file(self, path: str) -> bool:
         """Accept *qga_agents.yml/.yaml and vmguest.qga.agents.yml/.yaml files."""
@@ -205,6 +208,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory: t.Any, loader: t.Any, path: str, cache: bool = True) -> None:
         """Discover (or read from the cache) the agents, then add their hosts and constructed groups."""
         super().parse(inventory, loader, path, cache)
+        self._config_path = path
         self._read_config_data(path)
         cache_key = self.get_cache_key(path)
         use_cache = bool(self.get_option("cache"))
@@ -287,6 +291,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _populate(self, records: list[AgentRecord]) -> None:
         keep_unreachable = self.get_option("unreachable") == "group"
         taken: dict[str, str] = {}
+        self._warn_of_libvirt_sockets(records)
         for record in records:
             if not record.reachable and not keep_unreachable:
                 display.v("vmguest.qga.agents: skipping %s: %s" % (_where(record), record.error))
@@ -298,6 +303,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 continue
             taken[name] = _where(record)
             self._add_host(name, record)
+
+    def _warn_of_libvirt_sockets(self, records: list[AgentRecord]) -> None:
+        """Say at default verbosity why libvirt's domains are missing, and the fix (the default config finds them)."""
+        held = [record for record in records if not record.reachable and held_by_libvirtd(record)]
+        if held:
+            display.warning(
+                "vmguest.qga.agents: %d agent socket(s) of libvirt domains did not answer: libvirtd keeps them "
+                "connected for itself. Add libvirt_uris: ['qemu:///system'] to %s to list those domains "
+                "through libvirt (they are then reached with the libvirt: channel)"
+                % (len(held), self._config_path)
+            )
 
     def _host_name(self, record: AgentRecord) -> str:
         candidates = {

@@ -264,8 +264,13 @@ def _collect(client: QgaClient, record: AgentRecord, mode: str) -> None:
         record.hostname = client.execute("guest-get-host-name").get("host-name")
 
 
+def held_by_libvirtd(record: AgentRecord) -> bool:
+    """A socket in libvirt's own directories: libvirtd keeps it connected, so nothing else gets an answer."""
+    return record.source == "socket" and bool(record.socket_path) and "/libvirt/" in str(record.socket_path)
+
+
 def _timeout_hint(record: AgentRecord) -> str:
-    if record.source == "socket" and record.socket_path and "/libvirt/" in record.socket_path:
+    if held_by_libvirtd(record):
         return " (libvirtd keeps this socket connected for itself: list the domain through libvirt_uris instead)"
     if record.source == "socket":
         return " (no guest agent answers on this socket: the agent is not running in the guest, or it is busy)"

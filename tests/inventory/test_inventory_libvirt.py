@@ -67,5 +67,10 @@ def test_libvirts_socket_alone_is_skipped_with_a_hint_to_use_libvirt_uris(libvir
     assert inventory.rc == 0, inventory.output
     assert inventory.hostvars == {}
     assert "list the domain through libvirt_uris instead" in inventory.stdout, inventory.output
+    # Without -v too: the inventory is not silently empty, the warning names the fix.
+    quiet = run_inventory(config)
+    assert quiet.hostvars == {}
+    assert "1 agent socket(s) of libvirt domains did not answer" in quiet.stderr, quiet.output
+    assert "libvirt_uris: ['qemu:///system']" in quiet.stderr, quiet.output
     # libvirt's own agent connection still works afterwards.
     assert libvirt_vm.agent_command("guest-ping") == {}
