@@ -35,7 +35,7 @@ def plan(vcpus: list[dict[str, t.Any]], online: int | None, online_cpus: list[in
     else:
         online = online or 0
         if online < 1 or online > len(by_id):
-            raise ValueError("online must be between 1 and %d (the guest's logical processors), not %d"
+            raise ValueError("online_count must be between 1 and %d (the guest's logical processors), not %d"
                              % (len(by_id), online))
         target = set(current)
         for cpu_id in sorted(by_id):
@@ -74,7 +74,7 @@ class ActionModule(QgaActionBase):
         client.require("guest-get-vcpus")
         vcpus = client.execute("guest-get-vcpus")
         try:
-            changes = plan(vcpus, args.get("online"), args.get("online_cpus"))
+            changes = plan(vcpus, args.get("online_count"), args.get("online_cpus"))
         except ValueError as exc:
             raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
         before = online_summary(vcpus, "logical-id")

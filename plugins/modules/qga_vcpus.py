@@ -10,7 +10,7 @@ module: qga_vcpus
 short_description: Take guest vCPUs online or offline through the QEMU guest agent
 version_added: 0.1.0
 description:
-  - Sets how many logical processors of the guest are online (O(online)), or exactly which ones (O(online_cpus)),
+  - Sets how many logical processors of the guest are online (O(online_count)), or exactly which ones (O(online_cpus)),
     with C(guest-get-vcpus) and C(guest-set-vcpus).
   - Respects what the guest reports as C(can-offline). Asking to take offline a processor that cannot go offline
     (usually cpu0) fails before anything changes, naming the processor.
@@ -27,17 +27,20 @@ attributes:
     support: full
     description: The online and offline processors before and after.
 options:
-  online:
+  online_count:
     description:
       - How many logical processors should be online.
       - Processors are taken online from the lowest id up and offline from the highest id down, skipping those that
         cannot go offline.
       - Mutually exclusive with O(online_cpus); one of them is required.
+      - The same name as M(vmguest.qga.qga_memory_blocks)'s O(vmguest.qga.qga_memory_blocks#module:online_count);
+        O(online) is the name it had first, kept as an alias.
     type: int
+    aliases: [online]
   online_cpus:
     description:
       - The ids (C(logical-id)) of exactly the processors that should be online; every other one goes offline.
-      - Mutually exclusive with O(online).
+      - Mutually exclusive with O(online_count).
     type: list
     elements: int
 notes:
@@ -49,7 +52,7 @@ seealso:
 EXAMPLES = r"""
 - name: Leave two vCPUs online
   vmguest.qga.qga_vcpus:
-    online: 2
+    online_count: 2
 
 - name: Exactly cpu0 and cpu3 online
   vmguest.qga.qga_vcpus:
@@ -87,11 +90,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.argspec import with_channel
 
 ARGUMENT_SPEC = with_channel({
-    "online": {"type": "int"},
+    "online_count": {"type": "int", "aliases": ["online"]},
     "online_cpus": {"type": "list", "elements": "int"},
 })
-MUTUALLY_EXCLUSIVE = [["online", "online_cpus"]]
-REQUIRED_ONE_OF = [["online", "online_cpus"]]
+MUTUALLY_EXCLUSIVE = [["online_count", "online_cpus"]]
+REQUIRED_ONE_OF = [["online_count", "online_cpus"]]
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ def test_host_agent_read_only_paths_and_the_disabled_set(host_agent: HostAgent) 
     up = sorted(cpu_id for cpu_id, cpu in cpus.items() if cpu["online"])
     offlinable = [cpu_id for cpu_id in up if cpus[cpu_id].get("can-offline")]
     run = run_playbook(play(
-        task("count as is", "online: %d" % len(up)),
+        task("count as is", "online_count: %d" % len(up)),  # the other tasks use its alias online
         task("set as is", "online_cpus: %s" % up),
         task("check one fewer", "online: %d" % (len(up) - 1), CHECK_MODE) if offlinable else "",
         task("one fewer", "online: %d" % (len(up) - 1), IGNORE_ERRORS) if offlinable else "",

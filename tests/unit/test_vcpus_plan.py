@@ -23,7 +23,7 @@ def vcpus(count: int, offline: t.Iterable[int] = (), fixed: t.Iterable[int] = (0
 
 @pytest.mark.parametrize("count", [1, 2, 8])
 def test_zero_online_is_refused(count: int) -> None:
-    with pytest.raises(ValueError, match="online must be between 1 and %d" % count):
+    with pytest.raises(ValueError, match="online_count must be between 1 and %d" % count):
         plan(vcpus(count), 0, None)
 
 
