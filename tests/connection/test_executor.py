@@ -572,11 +572,14 @@ def vm_executor_host(test_vm: t.Any, **extra: t.Any) -> dict[str, t.Any]:
 
 
 def test_vm_tasks_run_in_one_worker_in_preloaded_forks(test_vm: t.Any) -> None:
+    # A directory of its own: the VM is shared, and earlier tests' workers (with their zygotes) may still run.
+    own_dir = "/run/vmguest-qga-vm-test-%s" % uuid.uuid4().hex[:12]
     tasks = COMMANDS + """
     - name: worker files
       raw: stat -c '%%a %%U %%n' %(dir)s %(dir)s/executor-*; ls %(dir)s/executor-*/jobs | wc -l
-""" % {"dir": PARENT_DIR}
-    run = run_playbook(play(tasks), {"vm": vm_executor_host(test_vm)}, args=["-vvv"])
+""" % {"dir": own_dir}
+    host = vm_executor_host(test_vm, ansible_qga_executor_dir=own_dir)
+    run = run_playbook(play(tasks), {"vm": host}, args=["-vvv"])
     assert run.rc == 0, run.output
     assert [ok(run, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
     pids = worker_pids(run)
@@ -585,7 +588,7 @@ def test_vm_tasks_run_in_one_worker_in_preloaded_forks(test_vm: t.Any) -> None:
     *modes, jobs_left = ok(run, "worker files")["stdout_lines"]
     assert [line.split()[:2] for line in modes] == [["700", "root"], ["700", "root"]]
     assert jobs_left.strip() == "0"
-    stop = run_playbook(play("    - name: reset\n      meta: reset_connection\n"), {"vm": vm_executor_host(test_vm)})
+    stop = run_playbook(play("    - name: reset\n      meta: reset_connection\n"), {"vm": host})
     assert stop.rc == 0, stop.output
 
 
