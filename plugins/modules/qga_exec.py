@@ -15,8 +15,8 @@ description:
   - Behaves like M(ansible.builtin.command) otherwise - a non-zero exit code fails the task, O(creates) and
     O(removes) skip the command, and the task reports changed whenever the command ran.
   - Needs no Python in the guest, only C(guest-exec) and C(guest-exec-status) enabled in the agent.
-  - Takes a free-form command line like M(ansible.builtin.shell) (C(qga_exec: uname -a), C(-a 'uname -a') ad hoc),
-    the same as O(cmd), with ansible-core 2.19 or later (older ones refuse free-form arguments of collection actions).
+  - Takes a free-form command line like M(ansible.builtin.shell) (see the examples; C(-a 'uname -a') ad hoc), the
+    same as O(cmd), with ansible-core 2.19 or later (older ones refuse free-form arguments of collection actions).
   - POSIX guests only for O(user), O(chdir), O(creates) and O(removes).
 author:
   - vmguest.qga contributors (@vmguest)
