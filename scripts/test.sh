@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every check of vmguest.qga, each once: schema freshness, ruff, mypy, changelog lint and
-# ansible-test sanity here; then one pytest run with everything else (unit tests, the docs lint and
-# site build, ansible-lint, ansible-doc of the built tarball, the real host agent, the real TCG test
-# VM and the same VM under libvirtd). Exits non-zero when anything fails; prints how long each
+# ansible-test sanity here; then pytest with everything else: the tests without a VM (unit tests, the
+# docs lint and site build, ansible-lint, ansible-doc of the built tarball, the real host agent) on both
+# cores, then the tests of the real TCG test VM and of the same VM under libvirtd. Exits non-zero when anything fails; prints how long each
 # step took, and pytest prints each test's time (--durations) and the VM boots.
 #
 #   bash scripts/test.sh [PYTEST ARGS...]           # everything: the CI gate (.ci/run)
@@ -56,9 +56,9 @@ step "mypy" "$PY" -m mypy
 step "antsibull-changelog lint" env PATH="$PWD/$venv/bin:$PATH" antsibull-changelog lint
 step "ansible-test sanity (offline, --venv)" bash scripts/sanity.sh
 pytest_args=(--durations=0 --durations-min=1)
-if [ "$quick" = 1 ]; then
-  step "pytest --no-vm (units, docs, lint, packaging, host agents)" "$PY" -m pytest --no-vm "${pytest_args[@]}" "$@"
-else
-  step "pytest (units, docs, lint, packaging, host agents, then the VM, then libvirt)" \
-    "$PY" -m pytest "${pytest_args[@]}" "$@"
+# The tests without a VM on both cores; the VM tests in one process, ordered so each VM kind boots once.
+step "pytest --no-vm -n 2 (units, docs, lint, packaging, host agents)" \
+  "$PY" -m pytest --no-vm -n 2 "${pytest_args[@]}" "$@"
+if [ "$quick" = 0 ]; then
+  step "pytest --vm-only (the plain VM, then libvirt)" "$PY" -m pytest --vm-only "${pytest_args[@]}" "$@"
 fi

@@ -215,6 +215,7 @@ SPOIL_ORDER = ("reboot", "snapshot", "suspend")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--no-vm", action="store_true", help="deselect every test that needs the test VM (quick tier)")
+    parser.addoption("--vm-only", action="store_true", help="deselect every test that needs no VM (the VM part of CI)")
 
 
 def vm_group(item: pytest.Item) -> int:
@@ -246,14 +247,16 @@ def spoil_rank(item: pytest.Item) -> int:
 @pytest.hookimpl(trylast=True)  # after pytest groups items by higher-scoped fixture parameters
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Host-agent tests first (the plain VM boots meanwhile), then every plain-VM test, then every libvirt
-    test, each VM group ending with the tests that spoil its VM: each kind boots once."""
+    test, each VM group ending with the tests that spoil its VM: each kind boots once. --no-vm and --vm-only
+    keep one side (scripts/test.sh runs the side without a VM on both cores with pytest-xdist)."""
     groups = {id(item): vm_group(item) for item in items}
     GROUP_OF.update((item.nodeid, groups[id(item)]) for item in items)
-    if config.getoption("no_vm"):
-        deselected = [item for item in items if groups[id(item)]]
+    no_vm, vm_only = config.getoption("no_vm"), config.getoption("vm_only")
+    if no_vm or vm_only:
+        deselected = [item for item in items if bool(groups[id(item)]) == bool(no_vm)]
         if deselected:
             config.hook.pytest_deselected(items=deselected)
-            items[:] = [item for item in items if not groups[id(item)]]
+            items[:] = [item for item in items if bool(groups[id(item)]) != bool(no_vm)]
     order = {id(item): (groups[id(item)], spoil_rank(item), index) for index, item in enumerate(items)}
     items.sort(key=lambda item: order[id(item)])
     if vm_tests_required() and any(groups[id(item)] == 1 for item in items) and not config.getoption("collectonly"):

@@ -33,6 +33,7 @@ import uuid
 
 import pytest
 from ansible_run import AnsibleRun, run_adhoc, run_playbook
+from connection_modes import without_relay
 from hostagent import HostAgent
 
 CONNECTION = "vmguest.qga.qga"
@@ -515,6 +516,7 @@ def test_command_stdin(host_agent: HostAgent) -> None:
     assert int(ok(run, "count")["stdout"]) == len(text.encode("utf-8"))
 
 
+@without_relay
 @pytest.mark.fault
 @pytest.mark.usefixtures("connection_mode")
 def test_nonzero_rc_fails_the_task_with_its_output(host_agent: HostAgent) -> None:
@@ -538,6 +540,7 @@ def test_nonzero_rc_fails_the_task_with_its_output(host_agent: HostAgent) -> Non
     assert ok(run, "allowed")["rc"] == 4
 
 
+@without_relay
 @pytest.mark.fault
 @pytest.mark.usefixtures("connection_mode")
 def test_signal_killed_command_reports_the_signal(host_agent: HostAgent) -> None:
@@ -631,6 +634,7 @@ def test_large_stdout_is_intact(host_agent: HostAgent, tmp_path: t.Any) -> None:
     assert (len(command), sha256(command.encode())) == (len(text), sha256(text.encode()))
 
 
+@without_relay
 @pytest.mark.fault
 @pytest.mark.usefixtures("connection_mode")
 def test_output_over_the_agent_capture_limit_fails_clearly(host_agent: HostAgent) -> None:
@@ -730,6 +734,7 @@ def test_meta_reset_connection(host_agent: HostAgent, user_dir: str) -> None:
     assert "not implemented" not in run.output.lower()
 
 
+@without_relay
 @pytest.mark.usefixtures("connection_mode")
 def test_tilde_and_home_are_the_users_home_with_the_default_remote_tmp(host_agent: HostAgent, tmp_path: t.Any) -> None:
     """community.libvirt #161 / community.proxmox #461: a literal `~` directory appeared in the guest.
@@ -767,6 +772,7 @@ def test_tilde_and_home_are_the_users_home_with_the_default_remote_tmp(host_agen
         assert not os.path.lexists(os.path.join(root, "~")), "a literal ~ appeared in %s" % root
 
 
+@without_relay
 @pytest.mark.usefixtures("connection_mode")
 def test_remote_user_runs_commands_as_that_user(host_agent: HostAgent, user_dir: str) -> None:
     user = other_user()
@@ -817,6 +823,7 @@ def test_unknown_remote_user_makes_the_host_unreachable_naming_the_fix(host_agen
         assert "the guest has no user %r" % name in text and "set ansible_user" in text, text
 
 
+@without_relay
 @pytest.mark.parametrize("method", ["su", "sudo"])
 @pytest.mark.usefixtures("connection_mode")
 def test_become_another_user(host_agent: HostAgent, user_dir: str, method: str) -> None:
@@ -890,6 +897,7 @@ def test_socket_that_does_not_exist_is_a_clear_error(tmp_path: t.Any) -> None:
     assert path in text and "No such file" in text, text
 
 
+@without_relay
 @pytest.mark.fault
 @pytest.mark.usefixtures("connection_mode")
 def test_disabled_guest_exec_names_the_command_and_the_fix() -> None:
@@ -904,6 +912,7 @@ def test_disabled_guest_exec_names_the_command_and_the_fix() -> None:
     assert "/etc/qemu/qemu-ga.conf" in text and "/etc/sysconfig/qemu-ga" in text, text
 
 
+@without_relay
 @pytest.mark.fault
 @pytest.mark.usefixtures("connection_mode")
 def test_copy_with_guest_file_write_disabled_fails_and_leaves_nothing(tmp_path: t.Any) -> None:
@@ -976,6 +985,7 @@ def test_fetch_of_a_file_the_remote_user_cannot_read(host_agent: HostAgent, user
         shutil.rmtree(local, ignore_errors=True)
 
 
+@without_relay
 @pytest.mark.fault
 @pytest.mark.usefixtures("connection_mode")
 def test_missing_python_interpreter_hint_while_raw_works(host_agent: HostAgent) -> None:
@@ -1057,6 +1067,7 @@ def test_two_hosts_on_the_same_channel_are_serialized(host_agent: HostAgent, tmp
 # -------------------------------------------------------------------------------------------- no_log
 
 
+@without_relay
 @pytest.mark.fault
 @pytest.mark.usefixtures("connection_mode")
 def test_no_log_secrets_stay_out_of_verbose_output(host_agent: HostAgent, tmp_path: t.Any) -> None:

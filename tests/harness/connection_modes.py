@@ -65,3 +65,8 @@ def set_mode(monkeypatch: pytest.MonkeyPatch, mode: str) -> t.Iterator[str]:
     yield mode
     stop_relays_started_since(relays)
     stop_workers_started_since(workers)
+
+
+# For a test whose code path the channel relay does not change (users, become, what the agent itself
+# caps or refuses): pipelining and the executor only. The relay's own paths keep all three modes.
+without_relay = pytest.mark.parametrize("connection_mode", ["pipelining", "executor"], indirect=True)

@@ -20,7 +20,17 @@ import typing as t
 
 DEFAULT_DIR = "/run/vmguest-qga"
 ENV_NAME = "VMGUEST_QGA_EXECUTOR_DIR"
-PARENT_DIR = os.environ.setdefault(ENV_NAME, "/run/vmguest-qga-tests-%d" % os.getpid())
+
+
+def _run_directory() -> str:
+    """This test process's own directory: one per pytest run, and one per xdist worker of a run (they inherit
+    the run's environment, so the worker id keeps them apart)."""
+    run = os.environ.setdefault("VMGUEST_QGA_TEST_RUN_DIR", "/run/vmguest-qga-tests-%d" % os.getpid())
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return "%s-%s" % (run, worker) if worker else run
+
+
+PARENT_DIR = os.environ[ENV_NAME] = _run_directory()
 
 
 def running_workers(parent: str = PARENT_DIR) -> dict[int, str]:

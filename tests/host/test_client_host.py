@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 
 import pytest
 from hostagent import BLOCKED_RPCS, HostAgent
@@ -302,9 +303,17 @@ def test_exec_output_over_the_capture_limit_is_an_error_not_a_short_output(clien
     assert result.out_truncated and len(result.stdout) == 16 * 1024 * 1024
 
 
-def test_exec_on_a_small_reply_transport_spills_output_to_guest_files(host_agent: HostAgent) -> None:
+def own_spill_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spill directory of this test's own: the host is every test's guest, and other runs' finished files
+    count for the batch removal (and this test removes the directory at its end)."""
+    monkeypatch.setattr(guest_exec, "SPILL_DIR", "/run/vmguest-qga-spill-test-%s" % uuid.uuid4().hex[:12])
+
+
+def test_exec_on_a_small_reply_transport_spills_output_to_guest_files(
+    host_agent: HostAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The libvirt transport's limits on a direct channel: same code path as libvirt, real agent.
-    shutil.rmtree(guest_exec.SPILL_DIR, ignore_errors=True)  # other tests' finished runs count for the batch
+    own_spill_dir(monkeypatch)
     with QgaClient(host_agent.channel) as qga:
         qga._transport.limits = LIBVIRT_LIMITS
         assert not qga.limits.exec_capture_fits
@@ -346,9 +355,12 @@ def agent_pipes(pid: int) -> list[str]:
 
 
 @pytest.mark.fault
-def test_large_stdin_a_command_does_not_read_leaves_the_agent_no_pipe_to_spin_on() -> None:
+def test_large_stdin_a_command_does_not_read_leaves_the_agent_no_pipe_to_spin_on(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
     # qemu-ga 7.2 keeps the stdin pipe of a child that exited before reading all of its input-data
     # and polls it at full speed from then on. Above 60 KiB stdin goes through a private file instead.
+    own_spill_dir(monkeypatch)
     with HostAgent() as agent, QgaClient(agent.channel) as qga:
         for argv in (["/bin/true"], ["/bin/sh", "-c", "exit 127"], ["/bin/sh", "-c", "head -c 10 >/dev/null"]):
             result = guest_exec.run(qga, argv, stdin=b"x" * (1 << 20))

@@ -84,6 +84,12 @@ EXPECTED_IN_DOC: dict[str, dict[str, tuple[str, ...]]] = {
         "qga_vcpus": ("online_cpus", "can-offline"),
         "qmp_snapshot": ("blockdev-snapshot-sync", "qemu.qmp"),
     },
+    "inventory": {
+        "agents": ("sockets", "libvirt_uris", "probe_timeout", "hostnames", "keyed_groups", "cache_plugin"),
+    },
+    "connection": {
+        "qga": ("executor", "executor_dir", "persist", "command_timeout"),
+    },
     "role": {
         "agent_check": ("agent_check_required_features", "agent_check_fail_unreachable",
                         "agent_check_python_candidates", "agent_check_channel"),

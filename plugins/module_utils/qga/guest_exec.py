@@ -48,7 +48,7 @@ SPILL_DIR = "/run/vmguest-qga-spill"
 SPILL_BATCH = 16
 _REMOVE_DONE_SPILLS = (
     'l=; n=0; for d in %s/*.done; do [ -e "$d" ] && n=$((n+1)) && l="$l ${d%%.done}.in ${d%%.done}.out '
-    '${d%%.done}.err $d"; done; [ "$n" -lt %d ] || rm -f -- $l; ' % (SPILL_DIR, SPILL_BATCH)
+    '${d%%.done}.err $d"; done; [ "$n" -lt %d ] || rm -f -- $l; '
 )
 # stdin above this goes through a file, not input-data: qemu-ga 7.2 keeps polling the stdin pipe of a
 # child that exited before reading all of it (a pipe holds 64 KiB), at full speed, until it restarts.
@@ -310,7 +310,7 @@ def _run_spilled(
             redirects += ' <"$0.in"'
         if capture:
             redirects += ' >"$0.out" 2>"$0.err"'
-        script = _REMOVE_DONE_SPILLS + 'exec "$@"' + redirects
+        script = _REMOVE_DONE_SPILLS % (SPILL_DIR, SPILL_BATCH) + 'exec "$@"' + redirects
         pid = start(client, ["/bin/sh", "-c", script, base] + list(argv), env=env, capture=not capture)
         status = wait(client, pid, timeout=timeout, poll=poll)
         if not capture:
