@@ -180,6 +180,16 @@ def test_missing_socket_error_says_what_to_check(tmp_path: os.PathLike[str]) -> 
 
 
 @pytest.mark.fault
+def test_a_regular_file_as_the_socket_is_named_as_such(tmp_path: os.PathLike[str]) -> None:
+    path = os.path.join(tmp_path, "qga.sock")
+    with open(path, "w") as handle:
+        handle.write("not a socket\n")
+    with pytest.raises(QgaChannelError, match="is no socket but a regular file or directory") as raised:
+        QgaClient("unix:%s" % path, connect_timeout=2).connect()
+    assert "VM or the agent chardev is gone" not in str(raised.value)
+
+
+@pytest.mark.fault
 def test_exec_channel_that_fails_reports_its_exit_and_stderr() -> None:
     with pytest.raises(QgaChannelError, match="exited with status 1.*No such file"):
         QgaClient("exec:socat - UNIX-CONNECT:/nonexistent/qga.sock", connect_timeout=5).connect()

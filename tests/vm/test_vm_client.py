@@ -16,7 +16,11 @@ import pytest
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaArgumentError, QgaFrozenError
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
+    QgaArgumentError,
+    QgaChannelError,
+    QgaFrozenError,
+)
 
 DATA_MOUNT = "/run/data"
 
@@ -121,3 +125,11 @@ def test_exec_timeout_in_the_vm_kills_the_process(vm_client: QgaClient) -> None:
         guest_exec.run(vm_client, ["/bin/sh", "-c", "sleep 300 & sleep 301; wait"], timeout=2)
     left = guest_exec.run(vm_client, ["/bin/sh", "-c", "ps -eo args | grep -c '^sleep 30[01]' || true"])
     assert left.stdout.strip() == b"0"
+
+
+@pytest.mark.fault
+def test_the_vms_qmp_socket_is_named_as_the_wrong_socket(test_vm: t.Any) -> None:
+    """A channel pointed at the monitor socket: QEMU greets with {"QMP": ...}. Before, the client waited out
+    its guest-sync timeout and blamed the agent (a QgaTimeoutError, not this channel error)."""
+    with pytest.raises(QgaChannelError, match=r"this is a QEMU monitor \(QMP\) socket, not the guest agent's"):
+        QgaClient("unix:%s" % test_vm.qmp_socket, timeout=10).connect()

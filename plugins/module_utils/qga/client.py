@@ -41,6 +41,8 @@ from .transport import (
 )
 
 SYNC_SENTINEL = b"\xff"
+# What a QEMU monitor socket sends first; the agent never does (a channel pointed at the wrong socket).
+QMP_GREETING = b'{"QMP"'
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_LOCK_TIMEOUT = 120.0
@@ -423,6 +425,13 @@ class QgaClient:
                 del self._buffer[: index + 1]
                 self._scan_from = 0
                 return
+            if self._buffer.lstrip().startswith(QMP_GREETING):
+                raise QgaChannelError(
+                    "this is a QEMU monitor (QMP) socket, not the guest agent's: it greeted with {\"QMP\": ...}. Point "
+                    "the channel at the socket of the VM's org.qemu.guest_agent.0 chardev (-chardev socket,...,id=qga0 "
+                    "with -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0)",
+                    channel=self.channel,
+                )
             if self._buffer:
                 self._debug("skipped %d bytes before the sync sentinel" % len(self._buffer))
             self._buffer.clear()

@@ -20,6 +20,7 @@ import os
 import selectors
 import shlex
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -152,6 +153,9 @@ class SocketTransport(StreamTransport):
         if isinstance(exc, PermissionError):
             return " (permission denied: the agent socket is usually owned by root or the hypervisor's user)"
         if isinstance(exc, ConnectionRefusedError):
+            if os.path.exists(self._address) and not stat.S_ISSOCK(os.stat(self._address).st_mode):
+                return " (%s is no socket but a regular file or directory: point the channel at the unix socket of " \
+                    "the VM's org.qemu.guest_agent.0 chardev)" % self._address
             return " (nothing listens on the socket: the VM or the agent chardev is gone)"
         return ""
 
