@@ -32,49 +32,16 @@ import typing as t
 import uuid
 
 import pytest
-from ansible_run import AnsibleRun, run_adhoc, run_playbook
+from ansible_run import AnsibleRun, failed, message, ok, play, qga_host, run_adhoc, run_playbook
 from connection_modes import without_relay
 from hostagent import HostAgent
+from payloads import binary_payload, sha256
 
-CONNECTION = "vmguest.qga.qga"
 # A system user every Linux host has; its shell is nologin and its home (/usr/sbin) is not its own.
 OTHER_USER = "daemon"
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def qga_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
-    """Inventory vars of a host reached through the connection on `channel`."""
-    return {"ansible_connection": CONNECTION, "ansible_qga_channel": channel, **extra}
-
-
-def play(tasks: str, gather_facts: bool = False, hosts: str = "all") -> str:
-    """A one-play playbook around `tasks` (YAML list items, indented by 4)."""
-    return "- hosts: %s\n  gather_facts: %s\n  tasks:\n%s" % (hosts, str(gather_facts).lower(), tasks)
-
-
-def ok(run: AnsibleRun, name: str, host: str | None = None) -> dict[str, t.Any]:
-    """The result of task `name`, which must have succeeded."""
-    entry = run.task(name, host)
-    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output[-5000:])
-    return t.cast("dict[str, t.Any]", entry["result"])
-
-
-def failed(run: AnsibleRun, name: str, host: str | None = None, status: str = "failed") -> dict[str, t.Any]:
-    """The result of task `name`, which must have failed (or been unreachable)."""
-    entry = run.task(name, host)
-    assert entry["status"] == status, "%s: %s\n%s" % (name, entry, run.output[-5000:])
-    return t.cast("dict[str, t.Any]", entry["result"])
-
-
-def message(result: dict[str, t.Any]) -> str:
-    """Everything a user reads about a failed task."""
-    return "\n".join(str(result.get(key, "")) for key in ("msg", "module_stderr", "module_stdout", "stderr"))
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -87,13 +54,6 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 def mode_of(path: str | os.PathLike[str]) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
-
-
-def binary_payload(size: int) -> bytes:
-    """Random bytes with NUL runs, CR/LF and invalid UTF-8, `size` bytes long."""
-    special = b"\0" * 4096 + b"\r\n\n\r" + b"\xff\xfe\xc3\x28\x80\xed\xa0\x80" + b"\0"
-    body = os.urandom(max(0, size - 2 * len(special)))
-    return (special + body[: len(body) // 2] + special + body[len(body) // 2:])[:size]
 
 
 def current_umask() -> int:
@@ -881,7 +841,7 @@ def test_pipelining_off_still_works(host_agent: HostAgent) -> None:
 @pytest.mark.fault
 def test_missing_channel_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VMGUEST_QGA_CHANNEL", raising=False)
-    run = run_playbook(play("    - name: ping\n      ping:\n"), {"h": {"ansible_connection": CONNECTION}})
+    run = run_playbook(play("    - name: ping\n      ping:\n"), {"h": {"ansible_connection": "vmguest.qga.qga"}})
     assert run.rc != 0
     text = message(failed(run, "ping", status="unreachable"))
     assert "ansible_qga_channel" in text, text

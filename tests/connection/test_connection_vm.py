@@ -12,15 +12,15 @@ pipelining and with the persistent executor (`vm_connection_mode`, tests/connect
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import stat
 import typing as t
 import uuid
 
 import pytest
-from ansible_run import AnsibleRun, run_playbook
+from ansible_run import AnsibleRun, ok, run_playbook
 from connection_modes import CONNECTION_MODES
+from payloads import binary_payload, sha256
 
 GUEST_PYTHON = "/usr/bin/python3"
 GUEST_HOSTNAME = "qga-testvm"
@@ -52,24 +52,6 @@ def libvirt_host(libvirt_vm: t.Any, **extra: t.Any) -> dict[str, t.Any]:
 def unique() -> str:
     """A suffix that keeps one test's guest files apart from every other run's (the VM is shared)."""
     return uuid.uuid4().hex[:10]
-
-
-def ok(run: AnsibleRun, name: str, host: str | None = None) -> dict[str, t.Any]:
-    """The result of task `name`, which must have succeeded."""
-    entry = run.task(name, host)
-    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output)
-    return t.cast("dict[str, t.Any]", entry["result"])
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def binary_payload(size: int) -> bytes:
-    """Random bytes with NUL runs, a lone CR/LF and non-UTF-8 sequences, `size` bytes long."""
-    special = b"\0" * 4096 + b"\r\n\n\r" + b"\xff\xfe\xc3\x28\x80" + b"\0"
-    body = os.urandom(size - 2 * len(special))
-    return special + body[: len(body) // 2] + special + body[len(body) // 2:]
 
 
 # ---------------------------------------------------------------------------------------- plain VM

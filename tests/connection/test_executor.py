@@ -21,7 +21,7 @@ import typing as t
 import uuid
 
 import pytest
-from ansible_run import AnsibleRun, run_playbook
+from ansible_run import AnsibleRun, failed, ok, play, run_playbook
 from executor_workers import (
     PARENT_DIR,
     process_exists,
@@ -52,22 +52,6 @@ def executor_host(channel: str, **extra: t.Any) -> dict[str, t.Any]:
         "ansible_python_interpreter": "/usr/bin/python3",
         **extra,
     }
-
-
-def play(tasks: str, hosts: str = "all") -> str:
-    return "- hosts: %s\n  gather_facts: false\n  tasks:\n%s" % (hosts, tasks)
-
-
-def ok(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    entry = run.task(name)
-    assert entry["status"] == "ok", "%s: %s\n%s" % (name, entry, run.output[-5000:])
-    return t.cast("dict[str, t.Any]", entry["result"])
-
-
-def failed(run: AnsibleRun, name: str) -> dict[str, t.Any]:
-    entry = run.task(name)
-    assert entry["status"] == "failed", "%s: %s\n%s" % (name, entry, run.output[-5000:])
-    return t.cast("dict[str, t.Any]", entry["result"])
 
 
 def worker_pids(run: AnsibleRun) -> list[int]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 import typing as t
 
 import pytest
-from ansible_run import AnsibleRun, run_playbook
+from ansible_run import AnsibleRun, play, run_playbook
+from executor_workers import wait_for
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import relay
@@ -30,10 +30,6 @@ COMMANDS = """
 """
 
 
-def play(tasks: str) -> str:
-    return "- hosts: all\n  gather_facts: false\n  tasks:\n%s" % tasks
-
-
 def persistent_host(channel: str, persist: float = 30) -> dict[str, t.Any]:
     return {
         "ansible_connection": "vmguest.qga.qga",
@@ -48,15 +44,6 @@ def relay_pids(channel: str) -> list[int]:
     path = relay.socket_path(channel)
     proc = subprocess.run(["pgrep", "-f", path], capture_output=True, text=True, check=False)
     return [int(pid) for pid in proc.stdout.split() if int(pid) != os.getpid()]
-
-
-def wait_for(predicate: t.Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def stdout_of(run: AnsibleRun, name: str) -> str:
