@@ -297,7 +297,6 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
     PersistentExecutor,
     pipelined_interpreter,
-    valid_parent_dir,
 )
 from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options, to_ansible_error
 
@@ -458,23 +457,20 @@ class Connection(ConnectionBase):
         """The connection's executor (one per client: it remembers the worker it last saw)."""
         runner = self._runner
         if runner is None or runner.client is not client:
-            runner = self._runner = PersistentExecutor(
-                client,
-                interpreter,
-                posix.ROOT.environment(),
-                idle_timeout=float(self.get_option("executor_idle_timeout")),
-                log=lambda text: display.vvv(text, host=self._host),
-                wake=self.get_option("executor_wake"),
-                parent_dir=self._executor_dir(),
-            )
+            try:
+                runner = self._runner = PersistentExecutor(
+                    client,
+                    interpreter,
+                    posix.ROOT.environment(),
+                    idle_timeout=float(self.get_option("executor_idle_timeout")),
+                    log=lambda text: display.vvv(text, host=self._host),
+                    wake=self.get_option("executor_wake"),
+                    parent_dir=str(self.get_option("executor_dir")),
+                )
+            except ValueError as exc:  # a bad executor_dir
+                raise AnsibleError("vmguest.qga.qga: %s" % exc) from None
         runner.interpreter = interpreter
         return runner
-
-    def _executor_dir(self) -> str:
-        try:
-            return valid_parent_dir(str(self.get_option("executor_dir")))
-        except ValueError as exc:
-            raise AnsibleError("vmguest.qga.qga: %s" % exc) from None
 
     def _stop_executor(self) -> None:
         try:
