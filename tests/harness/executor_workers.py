@@ -18,7 +18,6 @@ import signal
 import time
 import typing as t
 
-DEFAULT_DIR = "/run/vmguest-qga"
 ENV_NAME = "VMGUEST_QGA_EXECUTOR_DIR"
 
 
