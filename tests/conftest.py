@@ -209,8 +209,9 @@ def libvirt_vm(vm_pool: VmPool) -> t.Any:
 
 VM_GROUPS = ("no VM", "plain VM", "libvirt VM")
 # Tests that leave the VM changed run last in their VM's group, in this order: a reboot keeps the VM,
-# snapshots leave its disk on overlays, a suspend/resume leaves it unusable (the pool boots a new one).
-SPOIL_ORDER = ("reboot", "snapshot", "suspend")
+# snapshots leave its disk on overlays, a suspend/resume leaves it unusable (the pool boots a new one),
+# a powerdown stops it.
+SPOIL_ORDER = ("reboot", "snapshot", "suspend", "powerdown")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

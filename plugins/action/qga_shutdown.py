@@ -14,7 +14,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga import files
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaRequestLost
 from ansible_collections.vmguest.qga.plugins.modules.qga_shutdown import ARGUMENT_SPEC
-from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase
+from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase, await_domain_state
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 FILE_COMMANDS = ("guest-file-open", "guest-file-read", "guest-file-close")
@@ -46,10 +46,37 @@ class ActionModule(QgaActionBase):
             # A quick reboot looks the same: the new boot's agent answered. Only a new boot id says so.
             if mode != "reboot" or boot_before is None or self._boot_id(client) in (None, boot_before):
                 raise
+        if mode == "powerdown":
+            self._confirm_shut_off(client, float(args["reboot_timeout"]), result)
+        elif mode == "halt":
+            self._report_domain_state(client, result)
         if mode != "reboot":
             result["elapsed"] = round(time.monotonic() - started, 3)
             return
         self._wait_for_new_boot(client, boot_before, started, float(args["reboot_timeout"]), result)
+
+    def _confirm_shut_off(self, client: QgaClient, timeout: float, result: dict[str, t.Any]) -> None:
+        """Over libvirt, wait until the domain is shut off: the agent going away alone does not prove it."""
+        state, waited = await_domain_state(client, ("shutoff",), timeout)
+        if state is None:
+            return
+        result["domain_state"] = state
+        if state != "shutoff":
+            raise AnsibleActionFail(
+                "%s: the agent took guest-shutdown, but libvirt still reports the domain %s after %.0f s "
+                "(reboot_timeout bounds the wait): the guest's shutdown may have failed or hung; see its console"
+                % (self._host_name(), state, waited),
+                result={"changed": True, "domain_state": state},
+            )
+
+    @staticmethod
+    def _report_domain_state(client: QgaClient, result: dict[str, t.Any]) -> None:
+        try:
+            state = client.domain_state()
+        except QgaError:
+            return
+        if state is not None:
+            result["domain_state"] = state
 
     @staticmethod
     def _boot_id(client: QgaClient) -> str | None:

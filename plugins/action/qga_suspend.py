@@ -12,7 +12,7 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaCommandDisabled, QgaCommandError
 from ansible_collections.vmguest.qga.plugins.modules.qga_suspend import ARGUMENT_SPEC
-from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase
+from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase, await_domain_state
 
 NEEDS = {
     "ram": "suspend to RAM needs S3 offered by the VM (libvirt: <pm><suspend-to-mem enabled='yes'/></pm>) and "
@@ -23,6 +23,9 @@ NEEDS = {
     "hybrid": "hybrid suspend needs everything suspend to RAM and hibernation need, and systemd (hybrid-sleep) or "
               "pm-utils in the guest; Windows agents never allow it",
 }
+# What libvirt reports once the guest has suspended: hibernation ends with the VM powered off.
+SUSPENDED_STATE = {"ram": "pmsuspended", "hybrid": "pmsuspended", "disk": "shutoff"}
+SUSPEND_CONFIRM_TIMEOUT = 120.0
 WAKE = {
     "ram": "wake it from the host (virsh dompmwakeup, or QMP system_wakeup)",
     "disk": "start the VM again to resume it (virsh start)",
@@ -51,4 +54,21 @@ class ActionModule(QgaActionBase):
             raise AnsibleActionFail(
                 "%s: the guest cannot suspend (%s): %s. Hint: %s" % (self._host_name(), mode, exc, NEEDS[mode])
             ) from None
+        self._confirm_suspended(client, mode, result)
         result["msg"] = "the guest is suspending (%s); %s" % (mode, WAKE[mode])
+
+    def _confirm_suspended(self, client: QgaClient, mode: str, result: dict[str, t.Any]) -> None:
+        """Over libvirt, wait until the domain is suspended (or, hibernated, off): the agent going away alone does not
+        prove it."""
+        wanted = SUSPENDED_STATE[mode]
+        state, waited = await_domain_state(client, (wanted,), SUSPEND_CONFIRM_TIMEOUT)
+        if state is None:
+            return
+        result["domain_state"] = state
+        if state != wanted:
+            raise AnsibleActionFail(
+                "%s: the agent took %s, but libvirt still reports the domain %s after %.0f s (expected %s): the "
+                "guest's suspend may have failed; see its console and kernel log" % (
+                    self._host_name(), result["command"], state, waited, wanted),
+                result={"changed": True, "command": result["command"], "domain_state": state},
+            )

@@ -16,6 +16,9 @@ description:
     A new boot is recognised by a changed C(/proc/sys/kernel/random/boot_id) (read through C(guest-file-read)); where
     that file cannot be read (Windows, file commands disabled) by the agent going silent and then answering again.
   - The agent sends no reply to C(guest-shutdown); only an error (command disabled, shutdown failed) comes back.
+  - Over a libvirt channel the agent going away is confirmed through the domain: O(mode=powerdown) waits, bounded by
+    O(reboot_timeout), until libvirt reports the domain shut off, and fails when it does not; O(mode=reboot) waits for
+    the new boot as on every channel.
 author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
@@ -36,7 +39,8 @@ options:
     default: powerdown
   reboot_timeout:
     description:
-      - Seconds to wait, after the command, for the agent of the rebooted guest to answer (O(mode=reboot) only).
+      - Seconds to wait, after the command, for the agent of the rebooted guest to answer (O(mode=reboot)), or for
+        libvirt to report the domain shut off (O(mode=powerdown) over a libvirt channel).
     type: float
     default: 600
 notes:
@@ -73,6 +77,11 @@ boot_id:
   description: The guest's boot id after the reboot, when it could be read.
   returned: success with O(mode=reboot), not in check mode
   type: str
+domain_state:
+  description: The domain's state as libvirt reports it after the command (V(shutoff) after a powerdown).
+  returned: success with O(mode=powerdown) or O(mode=halt) over a libvirt channel, not in check mode
+  type: str
+  sample: shutoff
 detected_by:
   description: How the new boot was recognised, V(boot_id) or V(agent_restart) (went silent, then answered again).
   returned: success with O(mode=reboot), not in check mode

@@ -18,6 +18,8 @@ description:
     going silent (no answer to a guest-sync sent after the command within 10 s, nor to a second one within 5 s
     more) as the guest suspending. An agent that answers only the second guest-sync lost the command (it
     restarted), and the task fails saying so.
+  - Over a libvirt channel the suspend is confirmed through the domain: the task waits (up to 120 s) until libvirt
+    reports it V(pmsuspended) (V(shutoff) after hibernation), and fails when it does not.
 author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
@@ -63,6 +65,12 @@ command:
   returned: success
   type: str
   sample: guest-suspend-ram
+domain_state:
+  description: The domain's state as libvirt reports it after the suspend (V(pmsuspended), V(shutoff) after
+    hibernation).
+  returned: success over a libvirt channel, not in check mode
+  type: str
+  sample: pmsuspended
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -93,6 +94,20 @@ class QgaActionBase(ActionBase):
         except QgaError as exc:
             raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
         return client, True
+
+
+def await_domain_state(client: QgaClient, wanted: t.Collection[str], timeout: float,
+                       poll: float = 0.5) -> tuple[str | None, float]:
+    """Poll a libvirt channel's domain until its state is one of `wanted`, for at most `timeout` seconds.
+
+    Returns (the last state seen, seconds waited); (None, 0.0) when the channel is not libvirt.
+    """
+    started = time.monotonic()
+    state = client.domain_state()
+    while state is not None and state not in wanted and time.monotonic() - started < timeout:
+        time.sleep(poll)
+        state = client.domain_state()
+    return state, round(time.monotonic() - started, 3)
 
 
 def online_summary(items: list[dict[str, t.Any]], key: str,

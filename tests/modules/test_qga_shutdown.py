@@ -1,9 +1,11 @@
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""vmguest.qga.qga_shutdown: check mode everywhere, the disabled command on the host agent, a real reboot of the VM.
+"""vmguest.qga.qga_shutdown: check mode everywhere, the disabled command on the host agent, a real reboot of the VM
+over its socket and over libvirt, a real powerdown over libvirt (the last test of the libvirt group).
 
-Powerdown is only run in check mode: the VM is shared by the session's tests.
+libvirt reports the agent going away with the guest as an error ("Guest agent disappeared while executing
+command"): the module must confirm through the domain instead of failing.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ task = tasks_of("vmguest.qga.qga_shutdown")
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
-def boot_id(channel: str) -> str:
-    with QgaClient(channel, timeout=60) as client:
+def libvirt_host(libvirt_vm: t.Any) -> dict[str, t.Any]:
+    return qga_host("libvirt:" + libvirt_vm.uri, ansible_qga_domain=libvirt_vm.domain)
+
+
+def boot_id(channel: str, domain: str | None = None) -> str:
+    with QgaClient(channel, domain=domain, timeout=60) as client:
         return files.read_bytes(client, BOOT_ID, max_bytes=4096).decode().strip()
 
 
@@ -72,3 +78,28 @@ def test_reboot_waits_for_the_agent_of_the_new_boot(test_vm: t.Any) -> None:
     assert result_of(run, "after")["hostname"] == "qga-testvm"  # the same connection works after the reboot
     assert boot_id(channel) == reboot["boot_id"]
     assert test_vm.agent_ping()
+
+
+@pytest.mark.spoils_vm("reboot")
+def test_reboot_over_libvirt_waits_for_the_new_boot(libvirt_vm: t.Any) -> None:
+    host = libvirt_host(libvirt_vm)
+    before = boot_id(host["ansible_qga_channel"], libvirt_vm.domain)
+    run = run_playbook(play(task("reboot", "mode: reboot\nreboot_timeout: 400")), {"vm": host})
+    assert run.rc == 0, run.output
+    reboot = result_of(run, "reboot")
+    assert reboot["rebooted"] is True and reboot["detected_by"] == "boot_id" and reboot["boot_id"] != before
+    assert boot_id(host["ansible_qga_channel"], libvirt_vm.domain) == reboot["boot_id"]
+
+
+@pytest.mark.spoils_vm("powerdown")
+@pytest.mark.vm_kind("libvirt")
+def test_powerdown_over_libvirt_is_confirmed_by_the_domain_shutting_off(libvirt_vm: t.Any, vm_pool: t.Any) -> None:
+    try:
+        powerdown = task("powerdown", "mode: powerdown\nreboot_timeout: 120")
+        run = run_playbook(play(powerdown), {"vm": libvirt_host(libvirt_vm)})
+        assert run.rc == 0, run.output
+        off = result_of(run, "powerdown")
+        assert off["changed"] is True and off["domain_state"] == "shutoff" and 0 < off["elapsed"] < 120
+        assert not libvirt_vm.is_running()
+    finally:
+        vm_pool.discard_libvirt()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from . import relay, schema
 from .channel_lock import ChannelLock
 from .errors import (
+    QgaAgentGone,
     QgaArgumentError,
     QgaChannelError,
     QgaCommandDisabled,
@@ -214,6 +215,15 @@ class QgaClient:
         except QgaCommandDisabled as exc:
             raise self._frozen_or(exc) from None
 
+    def domain_state(self) -> str | None:
+        """The VM's state as libvirt names it (shutoff, pmsuspended, ...); None where the channel is not libvirt."""
+        with self._mutex:
+            if not self._connected:
+                self.connect()
+            if not isinstance(self._transport, LibvirtTransport):
+                return None
+            return self._transport.domain_state()
+
     def ping(self, timeout: float | None = None) -> None:
         """guest-ping: succeed when the agent answers."""
         self.execute("guest-ping", timeout=timeout)
@@ -290,6 +300,10 @@ class QgaClient:
                 self._transport.command(message.decode("utf-8"), command, NO_REPLY_ERROR_WAIT)
             except QgaTimeoutError:
                 pass
+            except QgaAgentGone as exc:
+                # libvirt reports the agent going down with the guest as an error: it is what the
+                # stream channels see as the channel closing. Callers confirm through domain_state().
+                self._debug("%s: the agent went away: %s" % (command, exc.reason))
             return {"return": None}
         text = self._transport.command(message.decode("utf-8"), command, rpc_timeout)
         return self._parse_reply(text.encode("utf-8"), command)

@@ -43,6 +43,10 @@ class QgaChannelError(QgaError):
     """The channel could not be opened, or it broke (agent gone, EOF, I/O error)."""
 
 
+class QgaAgentGone(QgaChannelError):
+    """libvirt says the guest's agent went away (or is not there): it stopped, restarted or the guest went down."""
+
+
 class QgaRequestLost(QgaError):
     """The agent answered again without answering a command that sends no reply on success: it restarted."""
 

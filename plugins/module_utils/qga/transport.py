@@ -27,7 +27,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 
-from .errors import QgaChannelError, QgaTimeoutError, QgaUnsupportedError, command_error
+from .errors import QgaAgentGone, QgaChannelError, QgaTimeoutError, QgaUnsupportedError, command_error
 
 MiB = 1024 * 1024
 KiB = 1024
@@ -78,6 +78,10 @@ DIRECT_LIMITS = TransportLimits(max_request_bytes=AGENT_MAX_REQUEST_BYTES, max_r
 # libvirt, measured: a request over ~200 KB of JSON never completes and leaves the agent flaky;
 # replies over 4 MiB fail to encode and over 10 MiB break the domain's agent until it restarts.
 LIBVIRT_LIMITS = TransportLimits(max_request_bytes=200 * 1000, max_reply_bytes=3 * MiB)
+# virDomainState numbers, named as virsh domstate names them.
+DOMAIN_STATES = {
+    0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shutoff", 6: "crashed", 7: "pmsuspended",
+}
 
 
 class StreamTransport:
@@ -428,10 +432,23 @@ class LibvirtTransport:
                 "libvirt: %s (waited %d s)" % (text, timeout_s), channel=self.channel, command=command
             )
         if code == getattr(libvirt, "VIR_ERR_AGENT_UNRESPONSIVE", -1):
-            return QgaChannelError(
+            return QgaAgentGone(
                 "libvirt: %s (is qemu-guest-agent running in the guest?)" % text, channel=self.channel, command=command
             )
         return QgaChannelError("libvirt: %s" % text, channel=self.channel, command=command)
+
+    def domain_state(self) -> str:
+        """The domain's state as virsh names it (running, paused, shutoff, pmsuspended, ...)."""
+        if self._domain is None:
+            raise QgaChannelError("the channel is not open", channel=self.channel)
+        libvirt = _import_libvirt(self.channel)
+        try:
+            state = self._domain.state()[0]
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == getattr(libvirt, "VIR_ERR_NO_DOMAIN", -1):
+                return "shutoff"  # a transient domain is gone once it shuts off
+            raise QgaChannelError("libvirt: %s" % (exc.get_error_message() or exc), channel=self.channel) from None
+        return DOMAIN_STATES.get(state, "unknown (%s)" % state)
 
     def close(self) -> None:
         """Drop the libvirt connection."""
