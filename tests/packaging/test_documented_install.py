@@ -1,7 +1,7 @@
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The quick start's install from a checkout, run as written; the README and the demo show the same commands.
+"""The quick start's install from a checkout, run as written; the README, the demo and examples/README.md show it.
 
 The offline install (build a tarball, install it with --offline) is run by the `installed` fixture
 (installed_collection.build_and_install), which the ansible-doc checks of test_galaxy_build.py use.
@@ -60,9 +60,10 @@ def test_the_offline_build_writes_where_neither_git_nor_a_later_build_looks() ->
     assert output + "/" in read(".gitignore").splitlines(), output
 
 
-def test_the_readme_and_the_demo_show_the_quick_starts_commands() -> None:
-    readme, demo = read("README.md"), read("scripts", "demo.py")
+def test_the_readme_the_demo_and_the_examples_show_the_quick_starts_commands() -> None:
+    readme, demo, examples = read("README.md"), read("scripts", "demo.py"), read("examples", "README.md")
     for command in documented_commands("checkout"):
         assert command in readme, "README.md does not show %r of the quick start" % command
         assert command in demo, "scripts/demo.py does not show %r of the quick start" % command
-    assert "quickstart.rst" in demo
+        assert command.startswith("ansible ") or command in examples, "examples/README.md: %r missing" % command
+    assert "quickstart.rst" in demo and "quickstart.rst" in examples
