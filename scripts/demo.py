@@ -32,6 +32,14 @@ from testvm import TestVM  # noqa: E402
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec  # noqa: E402
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient  # noqa: E402
 
+# What to run next, from the quick start's "Install from a checkout" (tests/packaging/test_documented_install.py
+# checks that these are its commands).
+NEXT_STEPS = """Next, use the collection from this checkout (with .venv/bin first on PATH: . .venv/bin/activate):
+  ansible-galaxy collection install . --force
+  pip install -r requirements.txt
+  ansible localhost -m vmguest.qga.qga_info -a "channel=unix:/run/vm/qga.sock gather_subset=agent"
+with your VM's agent socket as the channel; then docs/docsite/rst/quickstart.rst (inventories, offline installs)."""
+
 
 def show(title: str, value: object) -> None:
     """Print one labelled result."""
@@ -90,6 +98,7 @@ def main() -> int:
             if not same or frozen != thawed:
                 return 1
     print("demo finished in %.1f s; the VM is stopped" % (time.monotonic() - started))
+    print(NEXT_STEPS)
     return 0
 
 

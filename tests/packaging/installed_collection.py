@@ -5,17 +5,26 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import shlex
 import subprocess
+import sys
 import typing as t
 from dataclasses import dataclass
 
-from ansible_run import _bin, ansible_env
+from ansible_run import ansible_env
 from collection_path import REPO_ROOT
 
 # Any HTTP(S) request fails at once: what runs with this environment must not need the network.
 OFFLINE_ENV = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": "",
                "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+
+# The quick start's install commands are run from there as written (documented_commands), so the guide and the
+# tests cannot drift: each of its blocks marked `.. tested-commands: NAME` is read here.
+QUICK_START = os.path.join(REPO_ROOT, "docs", "docsite", "rst", "quickstart.rst")
+TRAILING_COMMENT = re.compile(r"\s+#.*$")
 
 
 @dataclass(frozen=True)
@@ -47,13 +56,55 @@ def run_ok(argv: t.Sequence[str], env: t.Mapping[str, str] | None = None, cwd: s
     return Completed(proc.stdout, proc.stderr)
 
 
+def documented_commands(block: str) -> list[str]:
+    """The commands of the quick start's shell block marked `.. tested-commands: BLOCK`, without comments."""
+    with open(QUICK_START) as handle:
+        lines = handle.read().splitlines()
+    markers = [index for index, line in enumerate(lines) if line.split()[:3] == ["..", "tested-commands:", block]]
+    assert len(markers) == 1, "quickstart.rst: %d blocks marked `.. tested-commands: %s`" % (len(markers), block)
+    directive = next((index for index in range(markers[0] + 1, len(lines)) if lines[index].strip()), len(lines))
+    assert lines[directive:directive + 1] == [".. code-block:: shell"], "quickstart.rst:%d: a shell block expected" % (
+        directive + 1)
+    commands: list[str] = []
+    for line in lines[directive + 1:]:
+        if line.strip() and not line.startswith(" "):
+            break
+        command = TRAILING_COMMENT.sub("", line).strip()
+        if command and not command.startswith("#"):
+            commands.append(command)
+    assert commands, "quickstart.rst: the block `%s` has no command" % block
+    return commands
+
+
+def shell_env(collections_path: str) -> dict[str, str]:
+    """The environment a documented command runs in: Ansible's commands of this venv first on PATH, this
+    collections path as the user's, no network."""
+    env = ansible_env({"ANSIBLE_COLLECTIONS_PATH": collections_path, **OFFLINE_ENV})
+    env.pop("ANSIBLE_CALLBACKS_ENABLED")
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", os.defpath)
+    return env
+
+
+def run_documented(command: str, env: t.Mapping[str, str], cwd: str) -> Completed:
+    """Run a command of the guide with bash, as a user would type it."""
+    return run_ok(["bash", "-c", command], env=env, cwd=cwd)
+
+
 def build_and_install(work: str) -> InstalledCollection:
-    """Build the tarball from this checkout and install it into a clean collections path."""
-    run_ok([_bin("ansible-galaxy"), "collection", "build", REPO_ROOT, "--output-path", work, "--force"])
-    tarballs = [name for name in os.listdir(work) if name.endswith(".tar.gz")]
-    assert len(tarballs) == 1 and tarballs[0].startswith("vmguest-qga-"), tarballs
+    """Build the tarball from this checkout and install it into a clean collections path without network, with
+    the quick start's ansible-galaxy commands for a controller without network (block `offline`).
+
+    The guide builds in the checkout (the collection argument defaults to `.`); here the checkout is given as that
+    argument and the build runs in `work`, so that the tarball is written there and not into the checkout.
+    """
+    build, install = [command for command in documented_commands("offline") if command.startswith("ansible-galaxy ")]
+    assert build.startswith("ansible-galaxy collection build ") and "--offline" in install.split(), (build, install)
     target = os.path.join(work, "collections")
-    run_ok([_bin("ansible-galaxy"), "collection", "install", os.path.join(work, tarballs[0]), "-p", target])
+    env = shell_env(target)
+    run_documented("%s %s" % (build, shlex.quote(REPO_ROOT)), env, work)
+    tarballs = glob.glob(os.path.join(work, "**", "*.tar.gz"), recursive=True)
+    assert len(tarballs) == 1 and os.path.basename(tarballs[0]).startswith("vmguest-qga-"), tarballs
+    run_documented(install, env, work)
     env = ansible_env({"ANSIBLE_COLLECTIONS_PATH": target})
     env.pop("ANSIBLE_CALLBACKS_ENABLED")
-    return InstalledCollection(tarball=os.path.join(work, tarballs[0]), collections_path=target, env=env)
+    return InstalledCollection(tarball=tarballs[0], collections_path=target, env=env)
