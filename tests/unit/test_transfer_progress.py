@@ -109,7 +109,8 @@ def test_sizes(size: int, text: str) -> None:
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
-    (0.04, "0.0 s"), (4.25, "4.2 s"), (59.4, "59.4 s"), (59.97, "1m00s"), (65, "1m05s"), (3599, "59m59s"), (7380, "2h03m"),
+    (0.04, "0.0 s"), (4.25, "4.2 s"), (59.4, "59.4 s"), (59.97, "1m00s"), (65, "1m05s"), (3599, "59m59s"),
+    (7380, "2h03m"),
 ])
 def test_durations(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
