@@ -165,7 +165,7 @@ class ActionModule(QgaActionBase):
             final_mode = want_mode if want_mode is not None else base_mode
             if not chown and info.exists and info.uid is not None:
                 chown = "%d:%d" % (info.uid, info.gid or 0)
-            backup = self._write(client, args, local_path, target, final_mode, chown)
+            backup = self._write(client, args, local_path, target, final_mode, chown, size)
             if backup:
                 result["backup_file"] = backup
         else:
@@ -206,7 +206,7 @@ class ActionModule(QgaActionBase):
         return owner + (":" + group if group else "")
 
     def _write(self, client: QgaClient, args: dict[str, t.Any], local_path: str | None, target: str,
-               mode: int, chown: str) -> str:
+               mode: int, chown: str, size: int) -> str:
         """Write a private temp file next to `target`, set its attributes, validate, back up, mv; return the backup."""
         directory, name = posixpath.split(target)
         tmp = posixpath.join(directory, ".%s.qga-%s.tmp" % (name, secrets.token_hex(6)))
@@ -215,11 +215,13 @@ class ActionModule(QgaActionBase):
             if "%s" not in args["validate"]:
                 raise AnsibleActionFail("validate must contain %%s (the file to check): %r" % args["validate"])
             validate = args["validate"].replace("%s", pathinfo.shell_quote(tmp))
+        progress = self._transfer_progress(args, "PUT %s TO %s" % (args["src"] or "(content)", target), size)
         posix.create_private_file(client, tmp, posix.ROOT)
         try:
             with self._open_source(args, local_path) as source:
                 # r+: write into the private file made above; re-creating it would make it 0666.
-                files.write_file(client, tmp, source, mode="r+")
+                files.write_file(client, tmp, source, mode="r+", progress=progress.update)
+            progress.finish()
             finish = guest_exec.run(
                 client,
                 ["/bin/sh", "-c", FINALIZE_SCRIPT, "sh", tmp, target, "%o" % mode, chown,

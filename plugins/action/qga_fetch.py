@@ -54,6 +54,7 @@ class ActionModule(QgaActionBase):
         dest = self._local_dest(src, args)
 
         remote_sha: str | None = None
+        remote_size: int | None = None
         can_exec = client.supports("guest-exec") and client.supports("guest-exec-status")
         if can_exec and not guest_exec.guest_is_windows(client):
             info = pathinfo.stat_path(client, src, follow=True, timeout=HELPER_TIMEOUT)
@@ -65,7 +66,7 @@ class ActionModule(QgaActionBase):
                 return
             if info.kind != "file":
                 raise AnsibleActionFail("%s is not a regular file in the guest" % src)
-            remote_sha = info.sha256
+            remote_sha, remote_size = info.sha256, info.size
 
         before = local_sha256(dest)
         if remote_sha is not None and before == remote_sha:
@@ -75,7 +76,7 @@ class ActionModule(QgaActionBase):
         if self.check_mode and remote_sha is not None:
             result.update(changed=True, dest=dest, checksum=before, remote_checksum=remote_sha)
             return
-        self._transfer(client, src, dest, remote_sha, before, args, result)
+        self._transfer(client, src, dest, remote_sha, remote_size, before, args, result)
 
     def _local_dest(self, src: str, args: dict[str, t.Any]) -> str:
         """Where the file goes on the controller (fetch's rules)."""
@@ -108,17 +109,18 @@ class ActionModule(QgaActionBase):
         else:
             result["msg"] = "%s, not transferring, ignored" % reason
 
-    def _transfer(self, client: QgaClient, src: str, dest: str, remote_sha: str | None, before: str | None,
-                  args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+    def _transfer(self, client: QgaClient, src: str, dest: str, remote_sha: str | None, remote_size: int | None,
+                  before: str | None, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
         """Stream into a temp file next to dest; it replaces dest only when complete and verified."""
         directory = os.path.dirname(dest) or "."
         if not self.check_mode:
             os.makedirs(directory, exist_ok=True)
         handle, partial = tempfile.mkstemp(prefix=".qga-fetch-", dir=directory if os.path.isdir(directory) else None)
+        progress = self._transfer_progress(args, "FETCH %s TO %s" % (src, dest), remote_size)
         try:
             with os.fdopen(handle, "wb") as sink:
                 try:
-                    moved = files.read_file(client, src, sink)
+                    moved = files.read_file(client, src, sink, progress=progress.update)
                 except QgaFileError as exc:
                     if "No such file" in str(exc):
                         self._missing(args, result, "the guest file %s does not exist" % src)
@@ -128,6 +130,7 @@ class ActionModule(QgaActionBase):
                                                     "files" % src)
                         return
                     raise
+            progress.finish()
             if args["validate_checksum"] and remote_sha is not None and moved.sha256 != remote_sha:
                 result.update(failed=True, msg="checksum mismatch: the guest file changed while it was fetched "
                                                "(sha256 %s before, %s transferred)" % (remote_sha, moved.sha256),

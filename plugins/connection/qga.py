@@ -168,6 +168,24 @@ options:
       - name: VMGUEST_QGA_READ_CHUNK_SIZE
     vars:
       - name: ansible_qga_read_chunk_size
+  progress_after:
+    description:
+      - Seconds a file transfer (a put or fetch of this connection, for example by M(ansible.builtin.copy) or
+        M(ansible.builtin.fetch)) runs before it prints progress lines at C(-v) and above, at most one every
+        5 seconds (bytes done and total, rate, time left), and a last line with its size, time and rate.
+      - Shorter transfers print nothing more. The lines name the paths and sizes, never the content.
+      - V(0) reports every transfer. The default verbosity prints none.
+      - M(vmguest.qga.qga_copy) and M(vmguest.qga.qga_fetch) use this too when they run over this connection.
+    type: float
+    default: 3
+    version_added: 0.1.0
+    env:
+      - name: VMGUEST_QGA_PROGRESS_AFTER
+    ini:
+      - section: vmguest_qga
+        key: progress_after
+    vars:
+      - name: ansible_qga_progress_after
   poll_max_interval:
     description:
       - Longest pause between two C(guest-exec-status) polls. Polling starts at 1 ms and doubles up to this.
@@ -299,6 +317,10 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     pipelined_interpreter,
 )
 from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options, to_ansible_error
+from ansible_collections.vmguest.qga.plugins.plugin_utils.transfer_progress import (
+    TransferProgress,
+    displayed_progress,
+)
 
 display = Display()
 
@@ -495,20 +517,24 @@ class Connection(ConnectionBase):
         """Upload a local file, private to the remote user from its first byte."""
         super().put_file(in_path, out_path)
         client = self._require_client()
-        if not os.path.isfile(to_bytes(in_path, errors="surrogate_or_strict")):
+        local_path = to_bytes(in_path, errors="surrogate_or_strict")
+        if not os.path.isfile(local_path):
             raise AnsibleFileNotFound("file or module does not exist: %s" % to_native(in_path))
         user = self._effective_user()
         display.vvv("PUT %s TO %s" % (in_path, out_path), host=self._host)
+        progress = self._progress("PUT %s TO %s" % (in_path, out_path), os.path.getsize(local_path))
         started = time.monotonic()
         self._create_private_file(client, out_path, user)
         try:
-            with open(to_bytes(in_path, errors="surrogate_or_strict"), "rb") as source:
+            with open(local_path, "rb") as source:
                 chunk_size = self.get_option("write_chunk_size")
                 # r+: open the file made private above without re-creating it (qemu-ga would make it 0666).
-                moved = self._call(files.write_file, client, out_path, source, chunk_size=chunk_size, mode="r+")
+                moved = self._call(files.write_file, client, out_path, source, chunk_size=chunk_size, mode="r+",
+                                   progress=progress.update)
         except BaseException:
             self._remove_quietly(out_path)
             raise
+        progress.finish()
         display.vvvv("PUT %d bytes in %.3f s, sha256 %s" % (moved.size, time.monotonic() - started, moved.sha256),
                      host=self._host)
 
@@ -533,12 +559,15 @@ class Connection(ConnectionBase):
         if not user.is_root:
             self._check_readable_as(user, in_path)
         local_dir = os.path.dirname(os.path.abspath(out_path)) or "."
+        # The size is not known without one more agent command: the lines say bytes and rate, no ETA.
+        progress = self._progress("FETCH %s TO %s" % (in_path, out_path), None)
         started = time.monotonic()
         handle, partial = tempfile.mkstemp(prefix=".qga-fetch-", dir=local_dir)
         try:
             with os.fdopen(handle, "wb") as sink:
                 moved = self._call(
-                    files.read_file, client, in_path, sink, chunk_size=self.get_option("read_chunk_size")
+                    files.read_file, client, in_path, sink, chunk_size=self.get_option("read_chunk_size"),
+                    progress=progress.update,
                 )
             os.chmod(partial, 0o644 & ~_umask())
             os.replace(partial, out_path)
@@ -546,8 +575,12 @@ class Connection(ConnectionBase):
             if os.path.exists(partial):
                 os.unlink(partial)
             raise
+        progress.finish()
         display.vvvv("FETCH %d bytes in %.3f s, sha256 %s" % (moved.size, time.monotonic() - started, moved.sha256),
                      host=self._host)
+
+    def _progress(self, label: str, total: int | None) -> TransferProgress:
+        return displayed_progress(self._host, label, total, float(self.get_option("progress_after")))
 
     def _check_readable_as(self, user: posix.GuestUser, path: str) -> None:
         argv = posix.run_as_argv(user, ["/bin/sh", "-c", 'test -r "$1" || { ls -d -- "$1" >/dev/null; exit 1; }',

@@ -53,6 +53,15 @@ options:
     description: Check the fetched file's sha256 against the guest file's.
     type: bool
     default: true
+  progress_after:
+    description:
+      - Seconds the transfer runs before it prints progress lines at C(-v) and above (bytes done and total,
+        rate, time left), at most one every 5 seconds, and a last line with its size, time and rate. Shorter
+        transfers print nothing. V(0) reports every transfer.
+      - Defaults to the O(vmguest.qga.qga#connection:progress_after) option (C(ansible_qga_progress_after)) when
+        the task runs over that connection, else V(3).
+    type: float
+    version_added: 0.1.0
 seealso:
   - module: vmguest.qga.qga_copy
   - module: ansible.builtin.fetch
@@ -109,6 +118,7 @@ ARGUMENT_SPEC = with_channel({
     "flat": {"type": "bool", "default": False},
     "fail_on_missing": {"type": "bool", "default": True},
     "validate_checksum": {"type": "bool", "default": True},
+    "progress_after": {"type": "float"},
 })
 
 

@@ -14,6 +14,11 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError
 from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options
+from ansible_collections.vmguest.qga.plugins.plugin_utils.transfer_progress import (
+    DEFAULT_AFTER,
+    TransferProgress,
+    displayed_progress,
+)
 
 CONNECTION_NAMES = ("vmguest.qga.qga", "qga")
 
@@ -73,6 +78,19 @@ class QgaActionBase(ActionBase):
     def _host_name(self) -> str:
         remote_addr = self._connection._play_context.remote_addr
         return str(self.task_vars.get("inventory_hostname") or remote_addr or "localhost")
+
+    def _transfer_progress(self, args: dict[str, t.Any], label: str, total: int | None) -> TransferProgress:
+        """Progress lines (at -v) of a file transfer that runs longer than progress_after seconds."""
+        return displayed_progress(self._host_name(), label, total, self._progress_after(args))
+
+    def _progress_after(self, args: dict[str, t.Any]) -> float:
+        """The task's progress_after, else the vmguest.qga.qga connection's, else the default."""
+        if args.get("progress_after") is not None:
+            return float(args["progress_after"])
+        connection = self._connection
+        if getattr(connection, "transport", None) in CONNECTION_NAMES:
+            return float(connection.get_option("progress_after"))
+        return DEFAULT_AFTER
 
     def _client_for(self, args: dict[str, t.Any]) -> tuple[QgaClient, bool]:
         """The task connection's client when it is vmguest.qga.qga (not owned), else one from `channel`."""

@@ -364,6 +364,49 @@ def test_fetch_binary_round_trip(host_agent: HostAgent, tmp_path: t.Any) -> None
     assert not [name for name in os.listdir(local.parent) if name != "data.bin"]  # no partial file left
 
 
+TRANSFER_PLAY_TASKS = """
+    - name: copy
+      copy: {src: "{{ src }}", dest: "{{ out }}/copy.bin"}
+    - name: fetch
+      fetch: {src: "{{ src }}", dest: "{{ out }}/fetched.bin", flat: true}
+    - name: qga_copy
+      vmguest.qga.qga_copy: {src: "{{ src }}", dest: "{{ out }}/qga_copy.bin"}
+    - name: qga_fetch
+      vmguest.qga.qga_fetch: {src: "{{ src }}", dest: "{{ out }}/qga_fetched.bin", flat: true}
+"""
+
+
+def test_transfer_progress_at_verbose_only(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    """put_file, fetch_file, qga_copy and qga_fetch say how far they are at -v (progress_after 0: at once)."""
+    src = tmp_path / "big.bin"
+    src.write_bytes(binary_payload(5 * 1024 * 1024 // 2))  # 2.5 MiB: more than two 1 MiB write chunks
+
+    def transfer(out: str, *args: str) -> AnsibleRun:
+        (tmp_path / out).mkdir()
+        host = qga_host(host_agent.channel, src=str(src), out=str(tmp_path / out), ansible_qga_progress_after=0)
+        run = run_playbook(play(TRANSFER_PLAY_TASKS), {"h": host}, args=args)
+        for task in ("copy", "fetch", "qga_copy", "qga_fetch"):
+            assert ok(run, task)["changed"] is True
+        return run
+
+    verbose = transfer("verbose", "-v").stdout
+    put_to = r"<h> PUT %s TO " % re.escape(str(src))
+    fetch_from = r"<h> FETCH %s TO " % re.escape(str(src))
+    for expected in (
+        put_to + r"\S+: 1\.0 MiB of 2\.5 MiB \(40%\) at \S+ \S+/s, ETA ",  # copy's put_file
+        put_to + r"\S+: done, 2\.5 MiB in \S+ s \(",
+        fetch_from + r"\S+/fetched\.bin: 2\.5 MiB at ",  # fetch_file: the size is not known beforehand
+        fetch_from + r"\S+/fetched\.bin: done, 2\.5 MiB in ",
+        put_to + r"\S+/qga_copy\.bin: 1\.0 MiB of 2\.5 MiB \(40%\)",
+        put_to + r"\S+/qga_copy\.bin: done, 2\.5 MiB in ",
+        fetch_from + r"\S+/qga_fetched\.bin: done, 2\.5 MiB in ",
+    ):
+        assert re.search(expected, verbose), "no line like %r in:\n%s" % (expected, verbose)
+
+    quiet = transfer("quiet").output
+    assert "MiB" not in quiet, quiet
+
+
 def test_file_module(host_agent: HostAgent, tmp_path: t.Any) -> None:
     gone = tmp_path / "gone.txt"
     gone.write_text("x")

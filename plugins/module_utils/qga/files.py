@@ -32,6 +32,9 @@ DEFAULT_WRITE_CHUNK = 1 * MiB
 DEFAULT_READ_CHUNK = 4 * MiB
 SMALL_READ_CHUNK = 64 * 1024
 
+# Called after each chunk with the bytes moved so far (progress lines of long transfers).
+ProgressCallback = t.Callable[[int], None]
+
 
 @dataclass(frozen=True)
 class TransferResult:
@@ -139,7 +142,12 @@ def _mode_word(mode: str) -> str:
 
 
 def write_file(
-    client: QgaClient, path: str, source: t.BinaryIO, chunk_size: int | None = None, mode: str = "w"
+    client: QgaClient,
+    path: str,
+    source: t.BinaryIO,
+    chunk_size: int | None = None,
+    mode: str = "w",
+    progress: ProgressCallback | None = None,
 ) -> TransferResult:
     """Stream `source` into the guest file `path` (created or truncated unless `mode` says otherwise)."""
     chunk = write_chunk_size(client, chunk_size)
@@ -153,10 +161,18 @@ def write_file(
             guest_file.write(data)
             digest.update(data)
             size += len(data)
+            if progress is not None:
+                progress(size)
     return TransferResult(size=size, sha256=digest.hexdigest())
 
 
-def read_file(client: QgaClient, path: str, sink: t.BinaryIO, chunk_size: int | None = None) -> TransferResult:
+def read_file(
+    client: QgaClient,
+    path: str,
+    sink: t.BinaryIO,
+    chunk_size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> TransferResult:
     """Stream the guest file `path` into `sink`."""
     chunk = read_chunk_size(client, chunk_size)
     digest = hashlib.sha256()
@@ -168,6 +184,8 @@ def read_file(client: QgaClient, path: str, sink: t.BinaryIO, chunk_size: int | 
                 sink.write(data)
                 digest.update(data)
                 size += len(data)
+                if progress is not None:
+                    progress(size)
             if eof or not data:
                 break
     return TransferResult(size=size, sha256=digest.hexdigest())
