@@ -127,7 +127,9 @@ def test_guest_hostname_naming_keeps_the_first_of_two_guests_with_the_same_name(
     nodename = os.uname().nodename
     assert list(inventory.hostvars) == [nodename]
     assert inventory.hostvars[nodename]["ansible_qga_channel"].endswith("/db1.sock")  # db1 sorts first
-    assert "would both be host %s" % nodename in inventory.stderr, inventory.output
+    warning = " ".join(inventory.stderr.split())
+    assert "2 agents get the host name %s (from hostnames: guest_hostname)" % nodename in warning, inventory.output
+    assert "put a preference that differs for them first" in warning, inventory.output
 
 
 def test_proxmox_sockets_are_named_by_vm_name_or_vmid(agent_dir: AgentDir, work_dir: str) -> None:
