@@ -120,8 +120,11 @@ notes:
     C(qga_socket_path), C(qga_libvirt_uri) when known. With O(probe=facts) also C(qga_agent_version),
     C(qga_enabled_commands) (list), C(qga_osinfo) (C(guest-get-osinfo) as the agent returns it, so
     C(qga_osinfo.id) or C(qga_osinfo['version-id'])) and C(qga_hostname), each when the agent allows it."
-  - Every host variable this plugin sets is marked unsafe (never templated), so a guest cannot inject templates
-    into the controller through its hostname or OS release data.
+  - What the guest reports (C(qga_agent_version), C(qga_enabled_commands), C(qga_osinfo), C(qga_hostname),
+    C(qga_probe_error)) is marked unsafe (never templated), so a guest cannot inject templates into the controller
+    through its hostname or OS release data. The other variables come from this machine (the configuration, socket
+    paths, libvirt and Proxmox names) and are plain, except one that contains template markup, which stays unsafe.
+    O(compose) results follow ansible-core (a variable passed through keeps its marking, a new string is unsafe).
   - Reaching agent sockets usually needs root (or the hypervisor's user).
 seealso:
   - plugin: vmguest.qga.qga
@@ -176,6 +179,14 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 trusts every plain string an inventory plugin sets
+
+    def trust_as_template(value: str) -> str:
+        """The value as it is: already trusted."""
+        return value
+
 from ansible_collections.vmguest.qga.plugins.plugin_utils.inventory_discovery import (
     AgentRecord,
     LibvirtMissing,
@@ -195,6 +206,8 @@ CONFIG_NAMES = ("vmguest.qga.agents.yml", "vmguest.qga.agents.yaml")
 CONNECTION = "vmguest.qga.qga"
 # A guest chooses its hostname: only plain names become inventory names.
 _SAFE_HOST_NAME = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+# What makes Jinja2 see a template in a string (the default delimiters, or an override header).
+_TEMPLATE_MARKERS = re.compile(r"^#jinja2:|\{\{|\{%|\{#")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -362,28 +375,39 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
 
 def host_variables(record: AgentRecord) -> dict[str, t.Any]:
-    """The host variables of one agent, all marked unsafe: most of them come from the guest or its hypervisor."""
-    host_vars: dict[str, t.Any] = {
+    """The host variables of one agent: what the guest reports marked unsafe, what this machine says plain."""
+    from_this_machine: dict[str, str | None] = {
         "ansible_connection": CONNECTION,
         "ansible_qga_channel": record.channel,
         "qga_channel": record.channel,
         "qga_source": record.source,
-    }
-    if record.source == "libvirt":
-        host_vars["ansible_qga_domain"] = record.vm_name
-    optional = {
+        "ansible_qga_domain": record.vm_name if record.source == "libvirt" else None,
         "qga_vm_name": record.vm_name,
         "qga_vmid": record.vmid,
         "qga_socket_path": record.socket_path,
         "qga_libvirt_uri": record.libvirt_uri,
+    }
+    # A hostile guest controls all of these; the probe error may quote what it sent.
+    from_the_guest: dict[str, t.Any] = {
         "qga_agent_version": record.agent_version,
         "qga_enabled_commands": record.enabled_commands or None,
         "qga_osinfo": record.osinfo,
         "qga_hostname": record.hostname,
         "qga_probe_error": record.error,
     }
-    host_vars.update((key, value) for key, value in optional.items() if value is not None)
-    return {key: wrap_var(value) for key, value in host_vars.items()}
+    host_vars = {key: configured_value(value) for key, value in from_this_machine.items() if value is not None}
+    host_vars.update((key, wrap_var(value)) for key, value in from_the_guest.items() if value is not None)
+    return host_vars
+
+
+def configured_value(value: str) -> str:
+    """A value from this machine (the configuration, paths, hypervisor names): trusted like any inventory value.
+
+    A path or a name is never meant as a template, so one that would template stays unsafe.
+    """
+    if _TEMPLATE_MARKERS.search(value):
+        return t.cast(str, wrap_var(value))
+    return trust_as_template(value)
 
 
 def name_clash_message(name: str, preference: str, holders: t.Sequence[AgentRecord], config_path: str) -> str:
