@@ -99,13 +99,16 @@ options:
       - V(vmid) is the Proxmox VMID of a C(VMID.qga) socket.
       - V(guest_hostname) is what C(guest-get-host-name) returns (needs O(probe=facts)). Several guests may
         share one (for example C(localhost)).
+      - V(socket_dir) is the name of the directory that holds the socket (V(web1) for C(/run/vms/web1/qga.sock)),
+        for one directory per VM where every socket has the same file name.
       - V(socket_name) is the socket's file name without its extension (V(web1) for C(web1.sock)).
       - V(channel) is the channel string itself; it always gives a name.
       - When no preference gives a name, the channel is used. Two agents with the same name keep the first
-        found (libvirt domains in URI order, then sockets in path order) and warn about the other.
+        found (libvirt domains in URI order, then sockets in path order); a warning names both channels and
+        this option.
     type: list
     elements: string
-    choices: [vm_name, vmid, guest_hostname, socket_name, channel]
+    choices: [vm_name, vmid, guest_hostname, socket_dir, socket_name, channel]
     default: [vm_name, vmid, socket_name]
   proxmox_config_dir:
     description: Where Proxmox keeps this node's VM configurations (C(VMID.conf)), read for V(vm_name).
@@ -117,8 +120,11 @@ notes:
     C(qga_socket_path), C(qga_libvirt_uri) when known. With O(probe=facts) also C(qga_agent_version),
     C(qga_enabled_commands) (list), C(qga_osinfo) (C(guest-get-osinfo) as the agent returns it, so
     C(qga_osinfo.id) or C(qga_osinfo['version-id'])) and C(qga_hostname), each when the agent allows it."
-  - Every host variable this plugin sets is marked unsafe (never templated), so a guest cannot inject templates
-    into the controller through its hostname or OS release data.
+  - What the guest reports (C(qga_agent_version), C(qga_enabled_commands), C(qga_osinfo), C(qga_hostname),
+    C(qga_probe_error)) is marked unsafe (never templated), so a guest cannot inject templates into the controller
+    through its hostname or OS release data. The other variables come from this machine (the configuration, socket
+    paths, libvirt and Proxmox names) and are plain, except one that contains template markup, which stays unsafe.
+    O(compose) results follow ansible-core (a variable passed through keeps its marking, a new string is unsafe).
   - Reaching agent sockets usually needs root (or the hypervisor's user).
 seealso:
   - plugin: vmguest.qga.qga
@@ -149,11 +155,14 @@ compose:
   guest_kernel: qga_osinfo['kernel-release']
 
 ---
-# lab.qga_agents.yml -- QEMU VMs started with -chardev socket,path=/run/vms/NAME.sock,server=on,wait=off
+# lab.qga_agents.yml -- QEMU VMs started with -chardev socket,path=/run/vms/NAME/qga.sock,server=on,wait=off
+# (one directory per VM): hosts are named after the directory, NAME
 plugin: vmguest.qga.agents
 sockets:
-  - /run/vms/*.sock
-hostnames: [guest_hostname, socket_name]
+  - /run/vms/*/qga.sock
+hostnames: [socket_dir]
+compose:
+  qmp_socket: qga_socket_path | dirname ~ '/qmp.sock'
 unreachable: group
 cache: true
 cache_plugin: ansible.builtin.jsonfile
@@ -169,6 +178,14 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 trusts every plain string an inventory plugin sets
+
+    def trust_as_template(value: str) -> str:
+        """The value as it is: already trusted."""
+        return value
 
 from ansible_collections.vmguest.qga.plugins.plugin_utils.inventory_discovery import (
     AgentRecord,
@@ -189,6 +206,8 @@ CONFIG_NAMES = ("vmguest.qga.agents.yml", "vmguest.qga.agents.yaml")
 CONNECTION = "vmguest.qga.qga"
 # A guest chooses its hostname: only plain names become inventory names.
 _SAFE_HOST_NAME = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+# What makes Jinja2 see a template in a string (the default delimiters, or an override header).
+_TEMPLATE_MARKERS = re.compile(r"^#jinja2:|\{\{|\{%|\{#")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -290,19 +309,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _populate(self, records: list[AgentRecord]) -> None:
         keep_unreachable = self.get_option("unreachable") == "group"
-        taken: dict[str, str] = {}
+        # Host name -> the agents that got it, the one kept first; and which hostnames preference gave it.
+        named: dict[str, list[AgentRecord]] = {}
+        named_by: dict[str, str] = {}
         self._warn_of_libvirt_sockets(records)
         for record in records:
             if not record.reachable and not keep_unreachable:
                 display.v("vmguest.qga.agents: skipping %s: %s" % (_where(record), record.error))
                 continue
-            name = self._host_name(record)
-            if name in taken:
-                display.warning("vmguest.qga.agents: %s and %s would both be host %s; keeping the first"
-                                % (taken[name], _where(record), name))
+            name, preference = self._host_name(record)
+            if name in named:
+                named[name].append(record)
                 continue
-            taken[name] = _where(record)
+            named[name] = [record]
+            named_by[name] = preference
             self._add_host(name, record)
+        for name, holders in named.items():
+            if len(holders) > 1:
+                display.warning(name_clash_message(name, named_by[name], holders, self._config_path))
 
     def _warn_of_libvirt_sockets(self, records: list[AgentRecord]) -> None:
         """Say at default verbosity why libvirt's domains are missing, and the fix (the default config finds them)."""
@@ -315,22 +339,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 % (len(held), self._config_path)
             )
 
-    def _host_name(self, record: AgentRecord) -> str:
+    def _host_name(self, record: AgentRecord) -> tuple[str, str]:
+        """The host name of an agent and the hostnames preference that gave it."""
         candidates = {
             "vm_name": record.vm_name,
             "vmid": record.vmid,
             "guest_hostname": record.hostname,
+            "socket_dir": socket_dir(record),
             "socket_name": _socket_name(record),
             "channel": record.channel,
         }
         for preference in self.get_option("hostnames") or []:
             name = candidates.get(preference)
             if name and _SAFE_HOST_NAME.match(name):
-                return name
+                return name, preference
             if name:
                 display.vvv("vmguest.qga.agents: %s: %s %r is not a usable host name"
                             % (_where(record), preference, name))
-        return record.channel
+        return record.channel, "channel"
 
     def _add_host(self, name: str, record: AgentRecord) -> None:
         host_vars = host_variables(record)
@@ -349,28 +375,59 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
 
 def host_variables(record: AgentRecord) -> dict[str, t.Any]:
-    """The host variables of one agent, all marked unsafe: most of them come from the guest or its hypervisor."""
-    host_vars: dict[str, t.Any] = {
+    """The host variables of one agent: what the guest reports marked unsafe, what this machine says plain."""
+    from_this_machine: dict[str, str | None] = {
         "ansible_connection": CONNECTION,
         "ansible_qga_channel": record.channel,
         "qga_channel": record.channel,
         "qga_source": record.source,
-    }
-    if record.source == "libvirt":
-        host_vars["ansible_qga_domain"] = record.vm_name
-    optional = {
+        "ansible_qga_domain": record.vm_name if record.source == "libvirt" else None,
         "qga_vm_name": record.vm_name,
         "qga_vmid": record.vmid,
         "qga_socket_path": record.socket_path,
         "qga_libvirt_uri": record.libvirt_uri,
+    }
+    # A hostile guest controls all of these; the probe error may quote what it sent.
+    from_the_guest: dict[str, t.Any] = {
         "qga_agent_version": record.agent_version,
         "qga_enabled_commands": record.enabled_commands or None,
         "qga_osinfo": record.osinfo,
         "qga_hostname": record.hostname,
         "qga_probe_error": record.error,
     }
-    host_vars.update((key, value) for key, value in optional.items() if value is not None)
-    return {key: wrap_var(value) for key, value in host_vars.items()}
+    host_vars = {key: configured_value(value) for key, value in from_this_machine.items() if value is not None}
+    host_vars.update((key, wrap_var(value)) for key, value in from_the_guest.items() if value is not None)
+    return host_vars
+
+
+def configured_value(value: str) -> str:
+    """A value from this machine (the configuration, paths, hypervisor names): trusted like any inventory value.
+
+    A path or a name is never meant as a template, so one that would template stays unsafe.
+    """
+    if _TEMPLATE_MARKERS.search(value):
+        return t.cast(str, wrap_var(value))
+    return trust_as_template(value)
+
+
+def name_clash_message(name: str, preference: str, holders: t.Sequence[AgentRecord], config_path: str) -> str:
+    """The warning for agents that all got one host name: which were left out, and how to name them apart."""
+    channels = ", ".join([_where(holders[0]) + " (kept)"] + [_where(record) + " (left out)" for record in holders[1:]])
+    dir_names = [name for name in (socket_dir(record) for record in holders) if name]
+    if preference != "socket_dir" and len(set(dir_names)) == len(holders):
+        fix = "hostnames: [socket_dir] names each socket after its directory (%s)" % ", ".join(dir_names)
+    else:
+        fix = "put a preference that differs for them first (vm_name, vmid, socket_dir, socket_name, channel)"
+    return ("vmguest.qga.agents: %d agents get the host name %s (from hostnames: %s) and only the first is kept: %s. "
+            "To name them apart, set hostnames in %s: %s"
+            % (len(holders), name, preference, channels, config_path or "the inventory configuration", fix))
+
+
+def socket_dir(record: AgentRecord) -> str | None:
+    """The name of the directory that holds the agent's socket (web1 for /run/vms/web1/qga.sock)."""
+    if not record.socket_path:
+        return None
+    return os.path.basename(os.path.dirname(os.path.normpath(record.socket_path))) or None
 
 
 def _socket_name(record: AgentRecord) -> str | None:

@@ -129,6 +129,72 @@ class NotAnAgent:
         self._thread.join(timeout=5)
 
 
+class HostileAgent:
+    """A unix socket server that speaks the guest agent protocol and reports what a hostile guest chooses."""
+
+    def __init__(self, path: str, hostname: str, osinfo: dict[str, str]) -> None:
+        self.path = path
+        commands = ("guest-get-osinfo", "guest-get-host-name")
+        self._replies: dict[str, t.Any] = {
+            "guest-info": {"version": "9.9.9", "supported_commands": [
+                {"name": name, "enabled": True, "success-response": True} for name in commands
+            ]},
+            "guest-get-osinfo": osinfo,
+            "guest-get-host-name": {"host-name": hostname},
+            "guest-ping": {},
+        }
+        self._server = socket.socket(socket.AF_UNIX)
+        self._server.bind(path)
+        self._server.listen(4)
+        self._server.settimeout(0.2)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                peer, _address = self._server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with peer:
+                self._answer(peer)
+
+    def _answer(self, peer: socket.socket) -> None:
+        peer.settimeout(0.2)
+        pending = b""
+        while not self._stopped.is_set():
+            try:
+                data = peer.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                if line.strip(b"\xff \r"):
+                    peer.sendall(self._reply(json.loads(line.strip(b"\xff \r"))))
+
+    def _reply(self, request: dict[str, t.Any]) -> bytes:
+        command = request.get("execute")
+        if command == "guest-sync-delimited":
+            return b"\xff" + json.dumps({"return": request["arguments"]["id"]}).encode() + b"\n"
+        if command in self._replies:
+            return json.dumps({"return": self._replies[command]}).encode() + b"\n"
+        return json.dumps({"error": {"class": "CommandNotFound", "desc": "no %s here" % command}}).encode() + b"\n"
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._stopped.set()
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
 def stale_socket(path: str) -> None:
     """A socket file nobody listens on (what a killed QEMU leaves behind)."""
     sock = socket.socket(socket.AF_UNIX)

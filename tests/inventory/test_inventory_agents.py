@@ -13,6 +13,7 @@ from hostagent import HostAgent
 from inventory_helpers import (
     PROBE_TIMEOUT_S,
     AgentDir,
+    HostileAgent,
     link_agent,
     run_inventory,
     run_playbook_on,
@@ -47,11 +48,42 @@ def test_each_answering_agent_becomes_a_host_for_the_qga_connection(agent_dir: A
     assert "ansible_qga_domain" not in web1
 
 
-def test_guest_reported_values_are_marked_unsafe(agent_dir: AgentDir, work_dir: str) -> None:
-    inventory = run_inventory(_config(agent_dir, work_dir))
+def test_guest_reported_values_are_unsafe_and_this_machines_are_plain(agent_dir: AgentDir, work_dir: str) -> None:
+    inventory = run_inventory(_config(agent_dir, work_dir, "compose:\n  guest_kernel: qga_osinfo['kernel-release']\n"))
     raw = inventory.data["_meta"]["hostvars"]["web1"]
-    assert unsafe_marked(raw["qga_hostname"])
-    assert unsafe_marked(raw["qga_osinfo"]["id"])
+    for guest_value in (raw["qga_hostname"], raw["qga_osinfo"]["id"], raw["qga_agent_version"],
+                        raw["qga_enabled_commands"][0], raw["guest_kernel"]):
+        assert unsafe_marked(guest_value), raw
+    assert raw["ansible_connection"] == "vmguest.qga.qga"
+    assert raw["ansible_qga_channel"] == raw["qga_channel"] == "unix:" + agent_dir.glob("web1.sock")
+    assert raw["qga_socket_path"] == agent_dir.glob("web1.sock")
+    assert raw["qga_source"] == "socket"
+
+
+def test_templates_a_guest_reports_are_never_templated(work_dir: str) -> None:
+    marker = os.path.join(work_dir, "templated")
+    template = "{{ lookup('pipe', 'touch %s') }}" % marker
+    sockets = os.path.join(work_dir, "sockets")
+    os.makedirs(sockets)
+    agent = HostileAgent(os.path.join(sockets, "evil.sock"), hostname=template,
+                         osinfo={"id": template, "pretty-name": template})
+    try:
+        config = write_config(work_dir, "sockets: ['%s/*.sock']\nprobe_timeout: %d\n%s" % (
+            sockets, PROBE_TIMEOUT_S,
+            "keyed_groups:\n  - key: qga_osinfo.id\n    prefix: os\ncompose:\n  guest_name: qga_hostname\n"))
+        run = run_playbook_on(config, """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: show
+      debug:
+        msg: "{{ qga_hostname }} | {{ qga_osinfo['pretty-name'] }} | {{ guest_name }}"
+""")
+    finally:
+        agent.stop()
+    assert run.rc == 0, run.output
+    assert run.task("show", "evil")["result"]["msg"] == " | ".join([template] * 3)
+    assert not os.path.exists(marker), "a template the guest reported was run on the controller"
 
 
 def test_bad_sockets_are_skipped_and_the_reason_shown_with_verbose(agent_dir: AgentDir, work_dir: str) -> None:
@@ -127,7 +159,9 @@ def test_guest_hostname_naming_keeps_the_first_of_two_guests_with_the_same_name(
     nodename = os.uname().nodename
     assert list(inventory.hostvars) == [nodename]
     assert inventory.hostvars[nodename]["ansible_qga_channel"].endswith("/db1.sock")  # db1 sorts first
-    assert "would both be host %s" % nodename in inventory.stderr, inventory.output
+    warning = " ".join(inventory.stderr.split())
+    assert "2 agents get the host name %s (from hostnames: guest_hostname)" % nodename in warning, inventory.output
+    assert "put a preference that differs for them first" in warning, inventory.output
 
 
 def test_proxmox_sockets_are_named_by_vm_name_or_vmid(agent_dir: AgentDir, work_dir: str) -> None:

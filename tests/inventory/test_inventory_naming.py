@@ -1,13 +1,15 @@
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What the discovery helpers read from socket paths, Proxmox configs and libvirt domain XML."""
+"""How agents are named: what the discovery helpers read from socket paths, Proxmox configs and libvirt domain XML,
+and host names from one directory per VM."""
 
 from __future__ import annotations
 
 import os
 
-from inventory_helpers import stale_socket
+from collection_path import REPO_ROOT
+from inventory_helpers import AgentDir, link_agent, run_inventory, stale_socket, write_config
 
 from ansible_collections.vmguest.qga.plugins.plugin_utils.inventory_discovery import (
     agent_channel_state,
@@ -60,3 +62,45 @@ def test_agent_channel_state_from_domain_xml() -> None:
     assert agent_channel_state(DOMAIN_XML % "connected") == "connected"
     assert agent_channel_state(DOMAIN_XML % "disconnected") == "disconnected"
     assert agent_channel_state("<domain><devices/></domain>") is None
+
+
+def _vm_dirs(agent_dir: AgentDir, work_dir: str) -> str:
+    """VMS/web1/qga.sock and VMS/db1/qga.sock reaching the two host agents; returns VMS."""
+    vms = os.path.join(work_dir, "vms")
+    for name, agent in agent_dir.agents.items():
+        os.makedirs(os.path.join(vms, name))
+        link_agent(os.path.join(vms, name), "qga.sock", agent)
+    return vms
+
+
+def test_the_example_names_one_directory_per_vm_after_the_directory(agent_dir: AgentDir, work_dir: str) -> None:
+    vms = _vm_dirs(agent_dir, work_dir)
+    with open(os.path.join(REPO_ROOT, "examples", "vms.qga_agents.yml")) as handle:
+        example = handle.read()
+    assert "/run/vms/*/qga.sock" in example
+    config = os.path.join(work_dir, "vms.qga_agents.yml")
+    with open(config, "w") as handle:
+        handle.write(example.replace("/run/vms/", vms + "/"))
+    inventory = run_inventory(config)
+    assert inventory.rc == 0 and "WARNING" not in inventory.stderr, inventory.output
+    assert sorted(inventory.hostvars) == ["db1", "web1"]
+    assert inventory.group("vms") == ["db1", "web1"]
+    for name in ("db1", "web1"):
+        assert inventory.hostvars[name]["ansible_qga_channel"] == "unix:%s/%s/qga.sock" % (vms, name)
+        assert inventory.hostvars[name]["qmp_socket"] == "%s/%s/qmp.sock" % (vms, name)
+
+
+def test_agents_that_get_one_name_are_a_warning_naming_both_paths_and_the_fix(
+    agent_dir: AgentDir, work_dir: str
+) -> None:
+    vms = _vm_dirs(agent_dir, work_dir)
+    config = write_config(work_dir, "sockets: ['%s/*/qga.sock']\n" % vms)  # the default hostnames
+    inventory = run_inventory(config)
+    assert inventory.rc == 0, inventory.output
+    assert list(inventory.hostvars) == ["qga"]
+    warning = " ".join(inventory.stderr.split())
+    assert (
+        "2 agents get the host name qga (from hostnames: socket_name) and only the first is kept: "
+        f"unix:{vms}/db1/qga.sock (kept), unix:{vms}/web1/qga.sock (left out). To name them apart, set hostnames "
+        f"in {config}: hostnames: [socket_dir] names each socket after its directory (db1, web1)"
+    ) in warning, inventory.output
