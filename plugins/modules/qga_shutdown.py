@@ -16,7 +16,7 @@ description:
     A new boot is recognised by a changed C(/proc/sys/kernel/random/boot_id) (read through C(guest-file-read)); where
     that file cannot be read (Windows, file commands disabled) by the agent going silent and then answering again.
   - The agent sends no reply to C(guest-shutdown); only an error (command disabled, shutdown failed) comes back.
-  - Over a libvirt channel the agent going away is confirmed through the domain: O(mode=powerdown) waits, bounded by
+  - Over a libvirt channel the agent going away is confirmed through the domain. O(mode=powerdown) waits, bounded by
     O(reboot_timeout), until libvirt reports the domain shut off, and fails when it does not; O(mode=reboot) waits for
     the new boot as on every channel.
 author:

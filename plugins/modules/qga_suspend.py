@@ -18,7 +18,7 @@ description:
     going silent (no answer to a guest-sync sent after the command within 10 s, nor to a second one within 5 s
     more) as the guest suspending. An agent that answers only the second guest-sync lost the command (it
     restarted), and the task fails saying so.
-  - Over a libvirt channel the suspend is confirmed through the domain: the task waits (up to 120 s) until libvirt
+  - Over a libvirt channel the suspend is confirmed through the domain. The task waits (up to 120 s) until libvirt
     reports it V(pmsuspended) (V(shutoff) after hibernation), and fails when it does not.
 author:
   - vmguest.qga contributors (@vmguest)

@@ -29,8 +29,10 @@ class FakeClock:
         return self.now
 
 
-def reporter(total: int | None, after: float = 3.0, every: float = 5.0) -> tuple[TransferProgress, FakeClock,
-                                                                                   list[str]]:
+Reporter = tuple[TransferProgress, FakeClock, list[str]]
+
+
+def reporter(total: int | None, after: float = 3.0, every: float = 5.0) -> Reporter:
     clock = FakeClock()
     lines: list[str] = []
     return TransferProgress(lines.append, "PUT a TO b", total, after=after, every=every, clock=clock), clock, lines
