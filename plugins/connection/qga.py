@@ -271,7 +271,9 @@ options:
 notes:
   - The agent must allow C(guest-exec), C(guest-exec-status) and C(guest-file-*). Distributions that ship an
     allow-list (RHEL 9.4+, Rocky 10) leave them out; the error names the command and how to enable it.
-  - The agent runs as root, so C(become) needs no password.
+  - The agent runs as root, so C(become) needs no password for the default O(remote_user) (root). For another
+    user C(sudo) and C(su) take C(ansible_become_password), written on stdin before the command when they will
+    ask (no terminal is involved); other become methods must not ask.
   - Files the agent creates are made private (0600, owned by O(remote_user)) before any byte is written.
 seealso:
   - name: QEMU guest agent protocol
@@ -310,7 +312,7 @@ from ansible.utils.display import Display
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError, QgaUserError
-from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
+from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, shell_ops
 from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
     PersistentExecutor,
@@ -343,6 +345,8 @@ class Connection(ConnectionBase):
         self._client: QgaClient | None = None
         self._user: posix.GuestUser | None = None
         self._runner: PersistentExecutor | None = None
+        # (connection user, *sudo probe argv) -> whether sudo asks that user for a password.
+        self._sudo_asks: dict[tuple[str, ...], bool] = {}
 
     @property
     def _host(self) -> str:
@@ -386,6 +390,7 @@ class Connection(ConnectionBase):
         self._client = None
         self._user = None
         self._runner = None
+        self._sudo_asks.clear()
 
     # -- commands -------------------------------------------------------------
 
@@ -408,25 +413,47 @@ class Connection(ConnectionBase):
             )
             if done is not None:
                 return done.rc, done.stdout, done.stderr
+        become = self.become if sudoable and self.become and getattr(self.become, "success", None) else None
+        password = self._become_password_line(client, user, become, poll)
         argv = guest_exec.own_process_group(posix.run_as_argv(user, posix.in_home(to_text(cmd))))
         result = self._call(
             guest_exec.run,
             client,
             argv,
-            stdin=in_data,
+            stdin=password + (in_data or b"") if password else in_data,
             env=user.environment(),
             clean_env=True,
             timeout=command_timeout,
             poll=poll,
         )
         stdout, stderr = result.stdout, result.stderr
-        if sudoable and self.become and getattr(self.become, "success", None):
-            stdout = _strip_through(self.become.success, stdout)
+        if become is not None:
+            stderr = become_prompt.check_outcome(become, stdout, stderr, password is not None, self._host)
+            stdout = _strip_through(become.success, stdout)
         if result.rc == 127 and in_data:
             stderr += self._python_hint(cmd, stderr)
         display.vvvv("EXEC rc=%d, %d bytes stdout, %d bytes stderr, %.3f s" % (
             result.rc, len(stdout), len(stderr), result.duration), host=self._host)
         return result.rc, stdout, stderr
+
+    def _become_password_line(
+        self, client: QgaClient, user: posix.GuestUser, become: t.Any, poll: guest_exec.PollPolicy
+    ) -> bytes | None:
+        """The become password line to put before stdin, when the become method will ask for it."""
+        line = become_prompt.password_line(become)
+        if line is None:
+            return None
+        if become.name == "su":
+            return line if become_prompt.su_asks(become, user.is_root) else None
+        probe = become_prompt.sudo_probe_argv(become)
+        key = (user.name, *probe)
+        if key not in self._sudo_asks:
+            result = self._call(guest_exec.run, client, posix.run_as_argv(user, probe), env=user.environment(),
+                                clean_env=True, timeout=60, poll=poll)
+            self._sudo_asks[key] = result.rc != 0
+            display.vvv("BECOME sudo %s %s for a password to become %s" % (
+                "asks" if self._sudo_asks[key] else "does not ask", user.name, probe[-2]), host=self._host)
+        return line if self._sudo_asks[key] else None
 
     def _exec_in_executor(
         self,

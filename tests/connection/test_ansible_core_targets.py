@@ -1,7 +1,7 @@
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""ansible-core's own generic connection test, run through vmguest.qga.qga: written by nobody here.
+"""ansible-core's own integration targets, run through vmguest.qga.qga: written by nobody here.
 
 Its `connection` integration target (from the installed ansible-core's sdist, which scripts/setup.sh
 unpacks into the venv) runs raw with unicode, copy and fetch of a unicode file name, wait_for_connection,
@@ -9,6 +9,10 @@ reset_connection (also templated) and checks that connection variables stay out 
 run as ansible-core's connection_local and community.libvirt's connection_libvirt_qemu targets run it:
 its test.sh with an inventory of one host with pipelining and one without. On the host agent in every
 connection mode, and on the test VM with pipelining and with the persistent executor.
+
+Its `become_su` and `become_sudo` targets (destructive: they add users, so only on the VM) become a user
+whose su/sudo asks for a password, through shims that force the prompt, and check a wrong password, a su
+prompt the settings do not list (unreachable) and sudo's chdir.
 """
 
 from __future__ import annotations
@@ -88,3 +92,38 @@ def test_ansible_cores_connection_target_on_the_host_agent(host_agent: HostAgent
 def test_ansible_cores_connection_target_on_the_vm(test_vm: t.Any, tmp_path: t.Any) -> None:
     inventory = write_inventory(str(tmp_path), "unix:%s" % test_vm.agent_socket)
     assert_passed(run_connection_target(inventory, uuid.uuid4().hex[:8]))
+
+
+BECOME_PLAYBOOK = """\
+- hosts: qga
+  gather_facts: false
+  vars:
+    # What the targets read from facts (setup would add a minute under TCG).
+    ansible_distribution: Debian
+    ansible_os_family: Debian
+  roles: [become_su, become_sudo]
+"""
+
+
+def test_ansible_cores_become_su_and_sudo_targets_on_the_vm(test_vm: t.Any, tmp_path: t.Any) -> None:
+    for role in ("become_su", "become_sudo", "setup_become_user_pair", "setup_test_user"):
+        if not os.path.isdir(os.path.join(TARGETS, role)):
+            pytest.fail("ansible-core %s's %s target is not in %s: run scripts/setup.sh" % (
+                ANSIBLE_CORE_VERSION, role, TARGETS))
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(
+        "[%s]\nvm ansible_connection=vmguest.qga.qga ansible_qga_channel=unix:%s "
+        "ansible_python_interpreter=/usr/bin/python3\n" % (GROUP, test_vm.agent_socket)
+    )
+    playbook = tmp_path / "become.yml"
+    playbook.write_text(BECOME_PLAYBOOK)
+    env = ansible_env({"ANSIBLE_ROLES_PATH": TARGETS})
+    env.pop("ANSIBLE_CALLBACKS_ENABLED")
+    proc = subprocess.run([_bin("ansible-playbook"), "-i", str(inventory), str(playbook)], env=env,
+                          capture_output=True, text=True, timeout=900, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-8000:]
+    recap = [line for line in proc.stdout.splitlines() if re.match(r"vm\s+: ok=", line)]
+    # The expected failures (a wrong password each, su's unlisted prompt, sudo's missing chdir) are ignored.
+    assert len(recap) == 1 and "failed=0" in recap[0] and "unreachable=0" in recap[0], output[-4000:]
+    assert "Incorrect su password" in output and "Incorrect sudo password" in output

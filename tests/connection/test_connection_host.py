@@ -844,9 +844,13 @@ def test_become_another_user(host_agent: HostAgent, user_dir: str, method: str) 
       copy: {content: "became\\n", dest: "{{ dir }}/became.txt", mode: "0600"}
     - name: raw
       raw: id -un
+    - name: stdin
+      raw: cat; echo end
 """
+    # Root is never asked for a password: the one given must not reach the command's (or module's) stdin.
     hostvars = qga_host(host_agent.channel, dir=user_dir, ansible_become=True, ansible_become_method=method,
-                        ansible_become_user=user.pw_name, ansible_become_flags=flags)
+                        ansible_become_user=user.pw_name, ansible_become_flags=flags,
+                        **{"ansible_become_password": "not-asked-for"})
     run = run_playbook(play(tasks), {"h": hostvars})
     assert ok(run, "whoami")["stdout"] == user.pw_name
     assert ok(run, "home")["stdout"] == user.pw_dir
@@ -856,6 +860,7 @@ def test_become_another_user(host_agent: HostAgent, user_dir: str, method: str) 
     assert os.stat(became).st_uid == user.pw_uid
     assert mode_of(became) == 0o600
     assert ok(run, "raw")["stdout"].strip() == user.pw_name  # raw becomes too
+    assert ok(run, "stdin")["stdout"].strip() == "end"
 
 
 # ----------------------------------------------------------------------------------------- pipelining
