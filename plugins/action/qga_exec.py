@@ -171,12 +171,12 @@ class ActionModule(QgaActionBase):
              timeout: float | None, windows: bool, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
         started = datetime.datetime.now()
         timed_out = False
-        if timeout is not None and self._captures_directly(client, stdin):
+        if timeout is not None and self._captures_directly(client, stdin) and not args["spill_output"]:
             outcome, timed_out = self._run_with_timeout(client, argv, stdin, env, timeout, windows)
         else:
             try:
                 outcome = guest_exec.run(client, argv, stdin=stdin, env=env, clean_env=True, timeout=timeout,
-                                         allow_truncation=True)
+                                         allow_truncation=True, spill_output=args["spill_output"])
             except QgaExecTimeout:
                 ended = datetime.datetime.now()
                 result.update(failed=True, changed=True, timed_out=True, rc=-9, signal=9,
@@ -189,9 +189,16 @@ class ActionModule(QgaActionBase):
         self._fill(outcome, args, result)
         result.update(changed=True, timed_out=timed_out, start=str(started), end=str(ended),
                       delta=str(ended - started))
+        cut = [name for name, flag in (("stdout", outcome.out_truncated), ("stderr", outcome.err_truncated)) if flag]
         if timed_out:
             result["failed"] = True
             result["msg"] = "the command ran longer than %s s; its process group was killed" % args["timeout"]
+        elif cut:
+            result["failed"] = True
+            result["msg"] = (
+                "the agent cut the command's %s at its 16 MiB capture limit, so the output is incomplete (rc %d); "
+                "set spill_output: true to get all of it through a guest file" % (" and ".join(cut), outcome.rc)
+            )
         elif outcome.rc != 0:
             result["failed"] = True
             result["msg"] = "non-zero return code"
@@ -244,10 +251,6 @@ class ActionModule(QgaActionBase):
         for name, cut in (("stdout", outcome.out_truncated), ("stderr", outcome.err_truncated)):
             if cut:
                 result[name + "_truncated"] = True
-                result.setdefault("warnings", []).append(
-                    "the agent cut the command's %s at its 16 MiB capture limit; write large output to a guest "
-                    "file and fetch it (vmguest.qga.qga_fetch)" % name
-                )
 
 
 def _is_utf8(data: bytes) -> bool:

@@ -186,6 +186,23 @@ options:
         key: progress_after
     vars:
       - name: ansible_qga_progress_after
+  spill_output:
+    description:
+      - Send every command's output through a private guest file (in C(/run/vmguest-qga-spill)) instead of the
+        C(guest-exec-status) reply, so output over the agent's 16 MiB capture limit comes back whole.
+      - Off by default because it costs a few more agent calls per command; without it, output over 16 MiB fails
+        the task with an error saying so (never short output passed on as complete). libvirt channels, whose
+        replies are small, always spill; the persistent executor has no such limit.
+    type: bool
+    default: false
+    version_added: 0.1.0
+    env:
+      - name: VMGUEST_QGA_SPILL_OUTPUT
+    ini:
+      - section: vmguest_qga
+        key: spill_output
+    vars:
+      - name: ansible_qga_spill_output
   poll_max_interval:
     description:
       - Longest pause between two C(guest-exec-status) polls. Polling starts at 1 ms and doubles up to this.
@@ -425,6 +442,7 @@ class Connection(ConnectionBase):
             clean_env=True,
             timeout=command_timeout,
             poll=poll,
+            spill_output=bool(self.get_option("spill_output")),
         )
         stdout, stderr = result.stdout, result.stderr
         if become is not None:

@@ -52,6 +52,13 @@ options:
     type: str
     choices: [auto, always]
     default: auto
+  spill_output:
+    description:
+      - Send the output through a private guest file instead of the agent's reply, so output over the agent's
+        16 MiB capture limit comes back whole (a few more agent calls). Without it such output fails the task
+        (RV(stdout_truncated)). libvirt channels always spill. Not on Windows guests.
+    type: bool
+    default: false
   stdin:
     description: Text written to the command's stdin (UTF-8), which is then closed.
     type: str
@@ -98,7 +105,8 @@ options:
     type: bool
     default: true
 notes:
-  - The agent captures at most 16 MiB of each stream; beyond that the output is cut and a warning says so.
+  - The agent captures at most 16 MiB of each stream; output cut there fails the task (with what was captured and
+    RV(stdout_truncated) or RV(stderr_truncated)) unless O(spill_output) brings all of it.
 seealso:
   - module: ansible.builtin.command
   - module: ansible.builtin.shell
@@ -174,6 +182,14 @@ stderr_b64:
   description: The exact bytes of standard error, base64 encoded.
   returned: when the command ran and O(output_b64=always) or its standard error is not valid UTF-8
   type: str
+stdout_truncated:
+  description: The agent cut standard output at its 16 MiB capture limit (the task failed; see O(spill_output)).
+  returned: when it happened
+  type: bool
+stderr_truncated:
+  description: The agent cut standard error at its 16 MiB capture limit (the task failed; see O(spill_output)).
+  returned: when it happened
+  type: bool
 signal:
   description: The signal that killed the process (9 after a O(timeout)).
   returned: when the process was killed by a signal
@@ -222,6 +238,7 @@ ARGUMENT_SPEC = with_channel({
     "timeout": {"type": "float", "default": 0.0},
     "strip_empty_ends": {"type": "bool", "default": True},
     "output_b64": {"type": "str", "choices": ["auto", "always"], "default": "auto"},
+    "spill_output": {"type": "bool", "default": False},
 })
 MUTUALLY_EXCLUSIVE = [["argv", "cmd"], ["stdin", "stdin_b64"]]
 REQUIRED_ONE_OF = [["argv", "cmd"]]

@@ -655,8 +655,41 @@ def test_output_over_the_agent_capture_limit_fails_clearly(host_agent: HostAgent
     for name in ("raw", "shell"):
         result = failed(run, name)
         text = message(result)
-        assert "truncated" in text and "16 MiB" in text, text
+        assert "truncated" in text and "16 MiB" in text and "ansible_qga_spill_output" in text, text
         assert not result.get("stdout"), "the short output was handed on as if complete"
+
+
+@pytest.mark.fault
+def test_output_over_the_agent_capture_limit_comes_whole_when_spilled(host_agent: HostAgent) -> None:
+    # no_log and a length: 17 MB results through every callback would cost more than the runs.
+    tasks = """
+    - name: raw spilled
+      raw: yes abcdefgh | head -c 17000000; echo tail-marker
+      register: raw
+      no_log: true
+      vars:
+        ansible_qga_spill_output: true
+    - name: qga_exec
+      vmguest.qga.qga_exec: yes abcdefgh | head -c 17000000; echo tail-marker
+      register: cut
+      no_log: true
+      ignore_errors: true
+    - name: qga_exec spilled
+      vmguest.qga.qga_exec:
+        cmd: yes abcdefgh | head -c 17000000; echo tail-marker
+        spill_output: true
+      register: spilled
+      no_log: true
+    - name: lengths
+      debug:
+        msg: "{{ [raw, spilled] | map(attribute='stdout') | map('trim') | map('length') | list }}
+              {{ [raw, spilled] | map(attribute='stdout') | map('trim') | map('regex_search', 'tail-marker$') | list }}
+              {{ cut.stdout_truncated }} {{ cut.msg }}"
+"""
+    run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)})
+    lengths = ok(run, "lengths")["msg"]
+    assert lengths.startswith("[17000011, 17000011] ['tail-marker', 'tail-marker'] True "), lengths
+    assert "cut the command's stdout at its 16 MiB capture limit" in lengths and "set spill_output: true" in lengths
 
 
 # --------------------------------------------------------------------------------------- timeouts

@@ -212,19 +212,22 @@ def run(
     capture: bool = True,
     allow_truncation: bool = False,
     poll: PollPolicy | None = None,
+    spill_output: bool = False,
 ) -> ExecResult:
     """Run `argv` to completion and return its exit status and output.
 
     `env` is added to a sane POSIX environment (HOME, PATH, LANG, USER...) unless
     `clean_env` is set or the guest is Windows, in which case it is sent as is.
-    Truncated output raises QgaOutputTruncated unless `allow_truncation`.
+    Truncated output raises QgaOutputTruncated unless `allow_truncation`; `spill_output`
+    sends the output through guest files (no 16 MiB cap, a few more agent calls), as
+    transports whose replies are small always do.
     A process still running after `timeout` seconds is killed and QgaExecError raised.
     """
     child_env = _environment(client, env, clean_env)
     if timeout is not None and not guest_is_windows(client):
         argv = own_process_group(argv)
     started = time.monotonic()
-    spill_output = capture and not client.limits.exec_capture_fits
+    spill_output = capture and (spill_output or not client.limits.exec_capture_fits)
     spill_stdin = not _stdin_fits(client, stdin) or len(stdin or b"") > PIPE_SAFE_STDIN
     if (spill_output or spill_stdin) and not guest_is_windows(client):
         result = _run_spilled(client, argv, stdin, child_env, timeout, poll, capture=spill_output)
@@ -234,8 +237,9 @@ def run(
     if not allow_truncation and (result.out_truncated or result.err_truncated):
         streams = [name for name, cut in (("stdout", result.out_truncated), ("stderr", result.err_truncated)) if cut]
         raise QgaOutputTruncated(
-            "the agent dropped output of %s beyond its 16 MiB capture limit (%s truncated); send large output "
-            "to a file in the guest and read it with guest-file-read" % (argv[0], " and ".join(streams)),
+            "the agent dropped output of %s beyond its 16 MiB capture limit (%s truncated); spill the output "
+            "to a guest file to get all of it (the connection's ansible_qga_spill_output, qga_exec's "
+            "spill_output)" % (argv[0], " and ".join(streams)),
             channel=client.channel,
             command="guest-exec",
         )
