@@ -57,6 +57,10 @@ ATTRIBUTES_SCRIPT = r"""
 if [ -n "$3" ]; then chown -- "$3" "$1" || exit 20; fi
 if [ -n "$2" ]; then chmod "$2" "$1" || exit 21; fi
 """
+# Why a plain agent write is not enough: said when the agent blocks one of these commands.
+NEEDS = ("vmguest.qga.qga_copy runs guest-exec (and guest-exec-status) in the guest to stat dest, set its mode and "
+         "owner, validate it and move it into place atomically, and the guest-file commands to write it; "
+         "vmguest.qga.qga_fetch needs only guest-file-open/read/close")
 
 
 class ActionModule(QgaActionBase):
@@ -72,7 +76,7 @@ class ActionModule(QgaActionBase):
             raise AnsibleActionFail("dest must be an absolute path in the guest, not %r" % dest)
         self._wanted_mode(args["mode"], NEW_FILE_MODE)  # a bad mode fails before anything is sent
         client.require("guest-exec", "guest-exec-status", "guest-file-open", "guest-file-write",
-                       "guest-file-read", "guest-file-close")
+                       "guest-file-read", "guest-file-close", purpose=NEEDS)
         if guest_exec.guest_is_windows(client):
             raise AnsibleActionFail("vmguest.qga.qga_copy supports POSIX guests only; this guest runs Windows")
         local_path, cleanup = self._source_file(args)

@@ -10,7 +10,7 @@ import typing as t
 import uuid
 
 import pytest
-from ansible_run import failed, ok, qga_host, run_playbook
+from ansible_run import IGNORE_ERRORS, failed, module_task, ok, play, qga_host, run_playbook
 from guest import sha256
 from hostagent import HostAgent
 
@@ -93,7 +93,7 @@ def test_missing_and_directory_sources(host_agent: HostAgent, tmp_path: t.Any) -
     assert not (tmp_path / "x").exists()
 
 
-def test_without_guest_exec_the_file_is_read_and_compared() -> None:
+def test_without_guest_exec_the_file_is_read_and_compared_and_qga_copy_says_why_it_cannot() -> None:
     with HostAgent(extra_blocked=["guest-exec", "guest-exec-status"]) as agent:
         import tempfile
 
@@ -105,6 +105,10 @@ def test_without_guest_exec_the_file_is_read_and_compared() -> None:
             first = ok(run_playbook(FETCH_PLAY, {"h": host}), "fetch")
             assert first["changed"] is True and first["checksum"] == sha256(b"no exec\n")
             assert ok(run_playbook(FETCH_PLAY, {"h": host}), "fetch")["changed"] is False
+            copy = play(module_task("vmguest.qga.qga_copy", "copy", "content: x\ndest: %s/new" % work, IGNORE_ERRORS))
+            msg = failed(run_playbook(copy, {"h": qga_host(agent.channel)}), "copy")["msg"]
+            assert "Command guest-exec has been disabled; vmguest.qga.qga_copy runs guest-exec" in msg, msg
+            assert "move it into place atomically" in msg and "qga_fetch needs only" in msg and "--allow-rpcs" in msg
 
 
 def test_round_trip_through_the_vm(test_vm: t.Any, tmp_path: t.Any) -> None:

@@ -242,21 +242,26 @@ class QgaClient:
         """Whether the agent implements and has enabled `command`."""
         return self.info().enabled(command)
 
-    def require(self, *commands: str) -> None:
-        """Raise a clear error unless the agent implements and has enabled every command."""
+    def require(self, *commands: str, purpose: str = "") -> None:
+        """Raise a clear error unless the agent implements and has enabled every command.
+
+        `purpose` says what the caller needs them for ("qga_copy runs guest-exec to ..."), in the error.
+        """
         info = self.info()
+        why = "; %s" % purpose if purpose else ""
         for command in commands:
             if not info.knows(command):
                 since = schema.command_spec(command).get("since") if schema.is_known(command) else None
                 raise QgaUnsupportedError(
-                    "qemu-guest-agent %s does not implement %s%s"
-                    % (info.version or "(unknown version)", command, " (added in %s)" % since if since else ""),
+                    "qemu-guest-agent %s does not implement %s%s%s"
+                    % (info.version or "(unknown version)", command, " (added in %s)" % since if since else "", why),
                     channel=self.channel,
                     command=command,
                 )
             if not info.enabled(command):
                 raise self._frozen_or(QgaCommandDisabled(
-                    "CommandNotFound", "Command %s has been disabled" % command, channel=self.channel, command=command
+                    "CommandNotFound", "Command %s has been disabled%s" % (command, why), channel=self.channel,
+                    command=command,
                 ))
 
     def _frozen_or(self, disabled: QgaCommandDisabled) -> QgaCommandDisabled:
