@@ -46,7 +46,7 @@ class ActionModule(QgaActionBase):
         store = FreezeState(client.channel, client.domain)
         status = client.execute("guest-fsfreeze-status")
         recorded = store.read()
-        self._report_auto_thaw(recorded, result)
+        self._report_auto_thaw(store, recorded, result)
         if self.diff_mode:
             after = status if wanted == "status" else wanted
             result["diff"] = {"before": {"fsfreeze": status}, "after": {"fsfreeze": after}}
@@ -232,7 +232,8 @@ class ActionModule(QgaActionBase):
             result["watchdog_pid"] = watchdog["pid"]
             result["auto_thaw_at"] = iso_time(watchdog.get("deadline"))
 
-    def _report_auto_thaw(self, recorded: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+    def _report_auto_thaw(self, store: FreezeState, recorded: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+        """auto_thawed in every result until the next thaw; the warning once, with the first task that learns it."""
         record = recorded.get("auto_thawed")
         if not record:
             return
@@ -241,6 +242,11 @@ class ActionModule(QgaActionBase):
             "thawed": record.get("thawed"),
             "frozen_seconds": record.get("frozen_seconds"),
         }
+        if record.get("warned"):
+            return
+        if not self.check_mode:
+            record["warned"] = True
+            store.write(recorded)
         _warn(
             result,
             "%s: the auto-thaw watchdog thawed the guest at %s, after %s s frozen: whatever was to happen while it "
