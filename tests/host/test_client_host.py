@@ -254,7 +254,8 @@ def test_a_second_process_on_the_channel_waits_for_the_lock(fresh_host_agent: Ho
 def test_lock_wait_is_bounded_with_a_clear_error(fresh_host_agent: HostAgent) -> None:
     holder = _hold_channel(fresh_host_agent.channel, 5.0)
     try:
-        with pytest.raises(QgaLockTimeout, match=r"another client \(pid %d\)" % holder.pid):
+        with pytest.raises(QgaLockTimeout, match=r"another client \(pid %d\).*\(lock_timeout; ansible_qga_lock_timeout"
+                           % holder.pid):
             QgaClient(fresh_host_agent.channel, lock_timeout=0.5).connect()
     finally:
         holder.kill()

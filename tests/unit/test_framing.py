@@ -158,6 +158,15 @@ def test_a_timed_out_reply_arriving_late_is_not_taken_for_the_next_one() -> None
             qga.execute("guest-get-time", timeout=0.1)
         time.sleep(0.6)
         assert qga.execute("guest-ping") == {}
+
+
+def test_a_timeout_of_the_default_rpc_timeout_names_the_option_that_sets_it() -> None:
+    agent = ScriptedAgent(lambda request: [0.5, reply(1)] if request["execute"] == "guest-get-time" else [reply({})])
+    with agent.client(timeout=0.1) as qga:
+        with pytest.raises(QgaTimeoutError, match=r"no reply within 0\.1 s \(rpc_timeout; ansible_qga_rpc_timeout"):
+            qga.execute("guest-get-time")
+        time.sleep(0.6)
+        assert qga.execute("guest-ping") == {}
     assert agent.commands() == ["guest-sync-delimited", "guest-get-time", "guest-sync-delimited", "guest-ping"]
 
 

@@ -80,8 +80,9 @@ class ChannelLock:
                 holder = self._holder(fd)
                 os.close(fd)
                 raise QgaLockTimeout(
-                    "another client%s has been using the channel for more than %.0f s; the agent serves one "
-                    "client at a time (lock file %s)" % (holder, timeout, self.path),
+                    "another client%s has been using the channel for more than %.0f s (lock_timeout; "
+                    "ansible_qga_lock_timeout sets it); the agent serves one client at a time (lock file %s)"
+                    % (holder, timeout, self.path),
                     channel=self.channel,
                 )
             time.sleep(delay)

@@ -329,8 +329,9 @@ class QgaClient:
             self._needs_sync = True
             if exc.command is not None:
                 raise
+            option = " (rpc_timeout; ansible_qga_rpc_timeout sets it)" if rpc_timeout == self.timeout else ""
             raise QgaTimeoutError(
-                "no reply within %.1f s" % rpc_timeout, channel=self.channel, command=command
+                "no reply within %.1f s%s" % (rpc_timeout, option), channel=self.channel, command=command
             ) from None
         except QgaChannelError as exc:
             # The stream is gone: release the channel so a retry (or another client) can reconnect.
@@ -426,9 +427,9 @@ class QgaClient:
                 reply = self._next_message(deadline, timeout)
             except QgaTimeoutError:
                 raise QgaTimeoutError(
-                    "the agent did not answer guest-sync-delimited within %.1f s (is qemu-guest-agent running "
-                    "in the guest? does another program hold this channel? QEMU serves one client at a time)"
-                    % timeout,
+                    "the agent did not answer guest-sync-delimited within %.1f s (connect_timeout; "
+                    "ansible_qga_connect_timeout sets it). Is qemu-guest-agent running in the guest? Does another "
+                    "program hold this channel? QEMU serves one client at a time" % timeout,
                     channel=self.channel,
                     command="guest-sync-delimited",
                 ) from None

@@ -415,12 +415,13 @@ class LibvirtTransport:
 
         # libvirt takes whole seconds; 0 would mean "do not wait".
         timeout_s = max(1, int(timeout + 0.999))
+        started = time.monotonic()
         try:
             return t.cast(str, libvirt_qemu.qemuAgentCommand(self._domain, message, timeout_s, 0))
         except libvirt.libvirtError as exc:
-            raise self._translate(libvirt, exc, command, timeout_s) from None
+            raise self._translate(libvirt, exc, command, timeout_s, time.monotonic() - started) from None
 
-    def _translate(self, libvirt: t.Any, exc: t.Any, command: str, timeout_s: int) -> Exception:
+    def _translate(self, libvirt: t.Any, exc: t.Any, command: str, timeout_s: int, waited: float) -> Exception:
         text = exc.get_error_message() or str(exc)
         code = exc.get_error_code()
         marker = "unable to execute QEMU agent command '%s': " % command
@@ -433,7 +434,8 @@ class LibvirtTransport:
             )
         if code == getattr(libvirt, "VIR_ERR_AGENT_UNRESPONSIVE", -1):
             return QgaAgentGone(
-                "libvirt: %s (is qemu-guest-agent running in the guest?)" % text, channel=self.channel, command=command
+                "libvirt: %s (after %.1f s, libvirt's own wait for the agent; is qemu-guest-agent running in the "
+                "guest?)" % (text, waited), channel=self.channel, command=command
             )
         return QgaChannelError("libvirt: %s" % text, channel=self.channel, command=command)
 
