@@ -117,6 +117,9 @@ options:
     description:
       - An agent serves one client at a time; forks reaching the same channel queue on a lock file.
         Seconds to wait for it before failing.
+      - A client holds the channel per exchange, not per task. After 0.5 s it hands the channel, between two agent
+        commands, to a client that waits for it, so a long task (a slow command, a loop) does not keep a second play
+        or fork on the same guest out until it ends.
     type: float
     default: 120
     env:

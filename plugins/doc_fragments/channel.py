@@ -31,7 +31,10 @@ options:
     type: float
     default: 10
   lock_timeout:
-    description: Seconds to wait for another client of the same channel to finish (only with O(channel)).
+    description:
+      - Seconds to wait for another client of the same channel (only with O(channel)). A client that holds the
+        channel hands it over between two agent commands after 0.5 s, so this bounds the wait for one exchange,
+        not for another task.
     type: float
     default: 120
 notes:

@@ -22,6 +22,7 @@ author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
   - vmguest.qga.channel
+  - vmguest.qga.transfer_progress
 attributes:
   check_mode:
     support: full
@@ -86,15 +87,6 @@ options:
     description: Decrypt a vault-encrypted O(src).
     type: bool
     default: true
-  progress_after:
-    description:
-      - Seconds the transfer runs before it prints progress lines at C(-v) and above (bytes done and total,
-        rate, time left), at most one every 5 seconds, and a last line with its size, time and rate. Shorter
-        transfers print nothing. V(0) reports every transfer.
-      - Defaults to the O(vmguest.qga.qga#connection:progress_after) option (C(ansible_qga_progress_after)) when
-        the task runs over that connection, else V(3).
-    type: float
-    version_added: 0.1.0
 seealso:
   - module: vmguest.qga.qga_fetch
   - module: ansible.builtin.copy

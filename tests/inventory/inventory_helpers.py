@@ -89,20 +89,20 @@ def run_playbook_on(config: str, playbook: str, *args: str) -> AnsibleRun:
     return run_playbook_with_inventory(playbook, config, args)
 
 
-class NotAnAgent:
-    """A unix socket server that accepts clients and speaks something else (an SSH-like banner)."""
+class _UnixServer:
+    """A unix socket server on a thread: each client is handed to `_talk` until `stop`."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._server = socket.socket(socket.AF_UNIX)
         self._server.bind(path)
         self._server.listen(4)
+        self._server.settimeout(0.2)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
-        self._server.settimeout(0.2)
         while not self._stopped.is_set():
             try:
                 peer, _address = self._server.accept()
@@ -111,60 +111,11 @@ class NotAnAgent:
             except OSError:
                 return
             with peer:
-                peer.sendall(b"SSH-2.0-NotAnAgent\r\n")
                 peer.settimeout(0.2)
-                while not self._stopped.is_set():
-                    try:
-                        if not peer.recv(4096):
-                            break
-                    except socket.timeout:
-                        continue
-                    except OSError:
-                        break
+                self._talk(peer)
 
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._stopped.set()
-        self._server.close()
-        self._thread.join(timeout=5)
-
-
-class HostileAgent:
-    """A unix socket server that speaks the guest agent protocol and reports what a hostile guest chooses."""
-
-    def __init__(self, path: str, hostname: str, osinfo: dict[str, str]) -> None:
-        self.path = path
-        commands = ("guest-get-osinfo", "guest-get-host-name")
-        self._replies: dict[str, t.Any] = {
-            "guest-info": {"version": "9.9.9", "supported_commands": [
-                {"name": name, "enabled": True, "success-response": True} for name in commands
-            ]},
-            "guest-get-osinfo": osinfo,
-            "guest-get-host-name": {"host-name": hostname},
-            "guest-ping": {},
-        }
-        self._server = socket.socket(socket.AF_UNIX)
-        self._server.bind(path)
-        self._server.listen(4)
-        self._server.settimeout(0.2)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                peer, _address = self._server.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with peer:
-                self._answer(peer)
-
-    def _answer(self, peer: socket.socket) -> None:
-        peer.settimeout(0.2)
-        pending = b""
+    def _received(self, peer: socket.socket) -> t.Iterator[bytes]:
+        """What the client sends, until it hangs up or the server stops."""
         while not self._stopped.is_set():
             try:
                 data = peer.recv(4096)
@@ -174,6 +125,45 @@ class HostileAgent:
                 return
             if not data:
                 return
+            yield data
+
+    def _talk(self, peer: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._stopped.set()
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
+class NotAnAgent(_UnixServer):
+    """A unix socket server that accepts clients and speaks something else (an SSH-like banner)."""
+
+    def _talk(self, peer: socket.socket) -> None:
+        peer.sendall(b"SSH-2.0-NotAnAgent\r\n")
+        for _data in self._received(peer):
+            continue
+
+
+class HostileAgent(_UnixServer):
+    """A unix socket server that speaks the guest agent protocol and reports what a hostile guest chooses."""
+
+    def __init__(self, path: str, hostname: str, osinfo: dict[str, str]) -> None:
+        commands = ("guest-get-osinfo", "guest-get-host-name")
+        self._replies: dict[str, t.Any] = {
+            "guest-info": {"version": "9.9.9", "supported_commands": [
+                {"name": name, "enabled": True, "success-response": True} for name in commands
+            ]},
+            "guest-get-osinfo": osinfo,
+            "guest-get-host-name": {"host-name": hostname},
+            "guest-ping": {},
+        }
+        super().__init__(path)
+
+    def _talk(self, peer: socket.socket) -> None:
+        pending = b""
+        for data in self._received(peer):
             pending += data
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
@@ -187,12 +177,6 @@ class HostileAgent:
         if command in self._replies:
             return json.dumps({"return": self._replies[command]}).encode() + b"\n"
         return json.dumps({"error": {"class": "CommandNotFound", "desc": "no %s here" % command}}).encode() + b"\n"
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._stopped.set()
-        self._server.close()
-        self._thread.join(timeout=5)
 
 
 def stale_socket(path: str) -> None:

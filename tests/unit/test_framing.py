@@ -287,3 +287,11 @@ def test_an_answer_to_the_second_sync_alone_after_a_short_wait_is_a_lost_request
             qga.execute("guest-suspend-ram")
         assert time.monotonic() - started < 3
         assert qga.execute("guest-ping") == {}  # in step again
+
+
+def test_libvirts_own_agent_sockets_are_recognised_by_path() -> None:
+    from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import libvirt_socket_domain
+
+    path = "/var/lib/libvirt/qemu/channel/target/domain-3-web-1/org.qemu.guest_agent.0"
+    assert libvirt_socket_domain("unix:" + path) == "web-1" and libvirt_socket_domain(path) == "web-1"
+    assert libvirt_socket_domain("unix:/run/vms/web-1/qga.sock") is None

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import os
 import subprocess
+import time
 import typing as t
 import uuid
 
@@ -86,3 +88,14 @@ def test_a_shut_off_domain_is_a_channel_error_saying_so(libvirt_vm: t.Any, tmp_p
         assert "virsh -c %s start %s" % (libvirt_vm.uri, name) in str(raised.value)
     finally:
         subprocess.run(["virsh", "-c", libvirt_vm.uri, "undefine", name], check=False, capture_output=True)
+
+
+@pytest.mark.fault
+def test_libvirts_own_agent_socket_as_a_unix_channel_names_the_libvirt_channel(libvirt_vm: t.Any) -> None:
+    sockets = glob.glob("/var/lib/libvirt/qemu/channel/target/domain-*-%s/org.qemu.guest_agent.0" % libvirt_vm.domain)
+    assert len(sockets) == 1, sockets
+    started = time.monotonic()
+    with pytest.raises(QgaChannelError, match="libvirt's own agent socket of domain %s" % libvirt_vm.domain) as raised:
+        QgaClient("unix:" + sockets[0], connect_timeout=10).connect()
+    assert "use the channel libvirt:qemu:///system" in str(raised.value)
+    assert time.monotonic() - started < 6, "libvirtd holds the socket: no need to wait the whole connect_timeout"

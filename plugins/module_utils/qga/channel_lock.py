@@ -5,7 +5,9 @@
 
 An agent serves one client at a time and interleaved requests corrupt both
 streams, so Ansible forks (separate processes) that reach the same channel
-queue on an flock()ed file instead.
+queue on an flock()ed file instead. A client waiting for it also holds a shared
+lock on a second file (.wait), so the holder can see it and hand the channel
+over between two exchanges instead of keeping it for its whole task.
 """
 
 from __future__ import annotations
@@ -63,33 +65,52 @@ class ChannelLock:
         """Take the lock, waiting at most `timeout` seconds."""
         if self._fd is not None:
             return
-        fd = self._open()
+        fd = self._open(self.path)
         deadline = time.monotonic() + timeout
         delay = 0.002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise QgaChannelError(
-                        "cannot lock %s: %s" % (self.path, exc.strerror), channel=self.channel
-                    ) from None
-            if time.monotonic() >= deadline:
-                holder = self._holder(fd)
-                os.close(fd)
-                raise QgaLockTimeout(
-                    "another client%s has been using the channel for more than %.0f s (lock_timeout; "
-                    "ansible_qga_lock_timeout sets it); the agent serves one client at a time (lock file %s)"
-                    % (holder, timeout, self.path),
-                    channel=self.channel,
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        waiting: int | None = None  # our shared lock on the .wait file while we wait: the holder hands over
+        try:
+            while not _try_flock(fd, fcntl.LOCK_EX, self.path, self.channel):
+                if time.monotonic() >= deadline:
+                    raise QgaLockTimeout(
+                        "another client%s has been using the channel for more than %.0f s (lock_timeout; "
+                        "ansible_qga_lock_timeout sets it); the agent serves one client at a time (lock file %s)"
+                        % (self._holder(fd), timeout, self.path),
+                        channel=self.channel,
+                    )
+                if waiting is None:
+                    waiting = self._open(self.wait_path)
+                    fcntl.flock(waiting, fcntl.LOCK_SH)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        except BaseException:
+            os.close(fd)
+            raise
+        finally:
+            if waiting is not None:
+                os.close(waiting)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
+
+    @property
+    def wait_path(self) -> str:
+        """The file clients waiting for the lock hold a shared lock on (see others_waiting)."""
+        return self.path + ".wait"
+
+    def others_waiting(self) -> bool:
+        """Whether another client waits for this lock: a holder that sees one hands the channel over."""
+        fd = self._open(self.wait_path)
+        try:
+            return not _try_flock(fd, fcntl.LOCK_EX, self.wait_path, self.channel)
+        finally:
+            os.close(fd)  # also drops the exclusive lock taken when nobody waits
+
+    def let_waiters_in(self, bound: float) -> None:
+        """After a release: wait (at most `bound` s) until the clients that waited took the lock in turn."""
+        deadline = time.monotonic() + bound
+        while self.others_waiting() and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     def release(self) -> None:
         """Release the lock. Safe to call when not held."""
@@ -98,15 +119,14 @@ class ChannelLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def _open(self) -> int:
-        directory = os.path.dirname(self.path)
+    def _open(self, path: str) -> int:
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            return os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         except OSError as exc:
             raise QgaChannelError(
                 "cannot create lock file %s: %s (set VMGUEST_QGA_LOCK_DIR to a writable directory)"
-                % (self.path, exc.strerror),
+                % (path, exc.strerror),
                 channel=self.channel,
             ) from None
 
@@ -117,3 +137,14 @@ class ChannelLock:
         except OSError:
             return ""
         return " (pid %s)" % pid if pid.isdigit() else ""
+
+
+def _try_flock(fd: int, operation: int, path: str, channel: str) -> bool:
+    """flock without waiting: True when taken, False when another holds it."""
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise QgaChannelError("cannot lock %s: %s" % (path, exc.strerror), channel=channel) from None
+    return True

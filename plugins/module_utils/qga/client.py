@@ -9,9 +9,11 @@ No Ansible controller imports: this runs anywhere Python runs.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import socket
 import threading
+import time
 import typing as t
 from dataclasses import dataclass, field
 
@@ -54,6 +56,14 @@ NO_REPLY_ERROR_WAIT = 1.0
 NO_REPLY_SYNC_WAIT = 10.0
 # Then how long to wait for a second guest-sync: an answer to it alone means the agent lost the request.
 NO_REPLY_PROBE_WAIT = 5.0
+# libvirt's own agent socket of a domain (libvirtd holds it), as a channel string.
+LIBVIRT_AGENT_SOCKET = re.compile(
+    r"^(?:unix:)?/(?:var/lib|run)/libvirt/qemu/channel/target/domain-\d+-(?P<domain>[^/]+)/org\.qemu\.guest_agent\.0$"
+)
+# How long to wait for an answer there anyway (a libvirtd that is not running does not hold it).
+LIBVIRT_SOCKET_WAIT = 2.0
+# Seconds a client keeps the channel before it hands it to a client that waits for it (between two exchanges).
+HAND_OVER_AFTER = 0.5
 # What a frozen agent still runs (qemu-ga's freeze allow-list).
 FROZEN_ALLOWED = frozenset((
     "guest-ping", "guest-info", "guest-sync", "guest-sync-delimited", "guest-fsfreeze-status", "guest-fsfreeze-thaw",
@@ -121,6 +131,7 @@ class QgaClient:
         self._buffer = bytearray()
         self._scan_from = 0
         self._connected = False
+        self._held_since = 0.0  # when this client last took the channel (see _hand_over_if_waited_for)
         self._needs_sync = False
         self._info: AgentInfo | None = None
         # Facts probed from the guest (OS family, ...), kept until the next connect.
@@ -143,25 +154,46 @@ class QgaClient:
         with self._mutex:
             if self._connected:
                 return self
-            self._lock.acquire(self.lock_timeout)
-            try:
-                relayed = None if self._given_transport else self._relay_socket()
-                if relayed is not None:
-                    self._transport = SocketTransport.connected(self.channel, relayed)
-                else:
-                    self._transport = self._direct
-                    self._transport.open(self.connect_timeout)
-                self._connected = True
-                self._buffer.clear()
-                self._scan_from = 0
-                self._info = None
-                self.probe_cache.clear()
-                if isinstance(self._transport, StreamTransport):
-                    self._sync(self.connect_timeout)
-            except BaseException:
-                self.close()
-                raise
+            self._open_channel()
+            self._info = None
+            self.probe_cache.clear()
             return self
+
+    def _open_channel(self) -> None:
+        self._lock.acquire(self.lock_timeout)
+        try:
+            relayed = None if self._given_transport else self._relay_socket()
+            if relayed is not None:
+                self._transport = SocketTransport.connected(self.channel, relayed)
+            else:
+                self._transport = self._direct
+                self._transport.open(self.connect_timeout)
+            self._connected = True
+            self._held_since = time.monotonic()
+            self._buffer.clear()
+            self._scan_from = 0
+            if isinstance(self._transport, StreamTransport):
+                # libvirtd holds its domains' agent sockets: no need to wait the whole connect_timeout there.
+                wait = self.connect_timeout
+                if libvirt_socket_domain(self.channel) is not None:
+                    wait = min(wait, LIBVIRT_SOCKET_WAIT)
+                self._sync(wait)
+        except BaseException:
+            self.close()
+            raise
+
+    def _hand_over_if_waited_for(self) -> None:
+        """Between two exchanges: after holding the channel for HAND_OVER_AFTER seconds, let a client that waits
+        for it go first (two plays, or forks, on one guest take turns instead of one failing on lock_timeout)."""
+        if self._given_transport or time.monotonic() - self._held_since < HAND_OVER_AFTER:
+            return
+        if not self._lock.others_waiting():
+            self._held_since = time.monotonic()  # look again a quantum later, not on every exchange
+            return
+        self._debug("another client waits for the channel: handing it over")
+        self.close()
+        self._lock.let_waiters_in(HAND_OVER_AFTER)
+        self._open_channel()
 
     def _relay_socket(self) -> socket.socket | None:
         """The channel's relay, started when this client asks to persist; None: talk to the agent directly."""
@@ -206,6 +238,8 @@ class QgaClient:
             with self._mutex:
                 if not self._connected:
                     self.connect()
+                else:
+                    self._hand_over_if_waited_for()
                 self._debug("-> %s (%d bytes)" % (command, len(message)))
                 if isinstance(self._transport, LibvirtTransport):
                     reply = self._execute_libvirt(command, message, rpc_timeout)
@@ -426,6 +460,14 @@ class QgaClient:
                 self._skip_to_sentinel(deadline, timeout)
                 reply = self._next_message(deadline, timeout)
             except QgaTimeoutError:
+                domain = libvirt_socket_domain(self.channel)
+                if domain is not None:
+                    raise QgaChannelError(
+                        "no answer within %.1f s: this is libvirt's own agent socket of domain %s, which libvirtd "
+                        "holds (QEMU serves one client at a time); use the channel libvirt:qemu:///system with "
+                        "domain %s (ansible_qga_domain; the inventory hostname by default)" % (timeout, domain, domain),
+                        channel=self.channel,
+                    ) from None
                 raise QgaTimeoutError(
                     "the agent did not answer guest-sync-delimited within %.1f s (connect_timeout; "
                     "ansible_qga_connect_timeout sets it). Is qemu-guest-agent running in the guest? Does another "
@@ -516,6 +558,12 @@ class QgaClient:
     def _debug(self, text: str) -> None:
         if self._log is not None:
             self._log("qga %s: %s" % (self.channel, text))
+
+
+def libvirt_socket_domain(channel: str) -> str | None:
+    """The domain when `channel` is libvirt's own agent socket of it, else None."""
+    match = LIBVIRT_AGENT_SOCKET.match(channel)
+    return match.group("domain") if match else None
 
 
 def _sends_reply(command: str) -> bool:
