@@ -98,7 +98,7 @@ def test_bad_sockets_are_skipped_and_the_reason_shown_with_verbose(agent_dir: Ag
     stale = [line for line in lines if "skipping unix:" + agent_dir.glob("stale.sock") in line]
     assert stale and "Connection refused" in stale[0], verbose.output
     other = [line for line in lines if "skipping unix:" + agent_dir.glob("other.sock") in line]
-    assert other and "no guest agent answers on this socket" in other[0], verbose.output
+    assert other and "this is an SSH server's socket, not the guest agent's" in other[0], verbose.output
     assert "not a unix socket" not in verbose.stdout  # that one is -vvv
 
     debug = run_inventory(config, "-vvv")

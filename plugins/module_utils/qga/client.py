@@ -46,6 +46,8 @@ from .transport import (
 SYNC_SENTINEL = b"\xff"
 # What a QEMU monitor socket sends first; the agent never does (a channel pointed at the wrong socket).
 QMP_GREETING = b'{"QMP"'
+# What an SSH server sends first (no agent reply, stale or not, starts so: base64 has no "-").
+SSH_GREETING = b"SSH-"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_LOCK_TIMEOUT = 120.0
@@ -487,6 +489,13 @@ class QgaClient:
                 del self._buffer[: index + 1]
                 self._scan_from = 0
                 return
+            if self._buffer.startswith(SSH_GREETING):
+                raise QgaChannelError(
+                    "this is an SSH server's socket, not the guest agent's: it greeted with %r. Point the channel at "
+                    "the socket of the VM's org.qemu.guest_agent.0 chardev"
+                    % bytes(self._buffer.split(b"\n", 1)[0].strip()[:40]).decode("ascii", "replace"),
+                    channel=self.channel,
+                )
             if self._buffer.lstrip().startswith(QMP_GREETING):
                 raise QgaChannelError(
                     "this is a QEMU monitor (QMP) socket, not the guest agent's: it greeted with {\"QMP\": ...}. Point "
