@@ -329,7 +329,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
+from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix, relay
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError, QgaUserError
 from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, shell_ops
@@ -403,10 +403,16 @@ class Connection(ConnectionBase):
         self._connected = False
 
     def reset(self) -> None:
-        """meta: reset_connection: drop the channel and everything learned about the guest (and stop the executor)."""
+        """meta: reset_connection: drop the channel and everything learned about the guest, and stop the executor
+        and the channel relay (as ssh's reset ends its ControlPersist master)."""
         if self.get_option("executor") == "persistent":
             self._stop_executor()
+        # meta: reset_connection may reach a connection object that never connected in this process.
+        client = self._client or client_from_options(self.get_option, self._host)
         self.close()
+        stopped = relay.stop(client.channel, client.domain)
+        if stopped is not None:
+            display.vvv("RESET stopped the channel relay (pid %d)" % stopped, host=self._host)
         self._client = None
         self._user = None
         self._runner = None

@@ -34,7 +34,6 @@ class QgaActionBase(ActionBase):
     MUTUALLY_EXCLUSIVE: t.ClassVar[list[list[str]]] = []
     REQUIRED_ONE_OF: t.ClassVar[list[list[str]]] = []
     REQUIRED_IF: t.ClassVar[list[t.Any]] = []
-    _requires_connection = False
     _supports_check_mode = True
     _supports_async = False
 

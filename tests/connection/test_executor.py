@@ -271,7 +271,7 @@ def test_guest_without_python_falls_back_with_the_usual_hint(host_agent: HostAge
     result = failed(run, "ping")
     assert "EXECUTOR not used: starting the worker with /nonexistent/python3 failed" in run.output
     assert "no Python interpreter at /nonexistent/python3" in str(result.get("module_stderr", "")) + str(result)
-    assert running_workers() == {} or all("/nonexistent" not in d for d in running_workers().values())
+    assert all("/nonexistent" not in directory for directory in running_workers().values())
 
 
 def test_no_log_secrets_leave_no_file_behind(host_agent: HostAgent) -> None:

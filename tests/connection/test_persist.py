@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import typing as t
@@ -76,6 +77,24 @@ def test_tasks_share_one_relay_that_outlives_the_play_and_ends_when_idle(agent: 
     assert not os.path.exists(path)
     with QgaClient(agent.channel, connect_timeout=5) as client:  # straight to the agent again
         assert client.execute("guest-ping") == {}
+
+
+def test_reset_connection_stops_the_relay_and_the_next_task_starts_a_new_one(agent: HostAgent) -> None:
+    tasks = """
+    - name: before
+      command: echo before
+    - name: reset
+      meta: reset_connection
+    - name: after
+      command: echo after
+"""
+    run = run_playbook(play(tasks), {"h": persistent_host(agent.channel)}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    assert [stdout_of(run, name) for name in ("before", "after")] == ["before", "after"]
+    stopped = re.findall(r"RESET stopped the channel relay \(pid (\d+)\)", run.output)
+    assert len(stopped) == 1, run.output
+    assert int(stopped[0]) not in relay_pids(agent.channel)  # the relay of "after" is a new one
+    assert len(relay_pids(agent.channel)) == 1
 
 
 def test_agent_restarted_between_plays_ends_the_relay_and_the_next_play_works(agent: HostAgent) -> None:

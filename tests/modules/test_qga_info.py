@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import typing as t
 
 import pytest
@@ -90,8 +92,11 @@ def test_ad_hoc_over_the_connection(host_agent: HostAgent) -> None:
     run = run_adhoc("all", {"h": qga_host(host_agent.channel)},
                     ["-m", "vmguest.qga.qga_info", "-a", "gather_subset=agent,osinfo"])
     assert run.rc == 0, run.output
-    assert '"version": "7.' in run.stdout or '"version": "' in run.stdout
-    assert "SUCCESS" in run.stdout
+    assert run.stdout.startswith("h | SUCCESS => "), run.stdout
+    reply = json.loads(run.stdout.split(" => ", 1)[1])
+    installed = subprocess.run(["qemu-ga", "--version"], capture_output=True, text=True, check=True).stdout
+    assert reply["agent"]["version"] and installed.strip().endswith(" " + reply["agent"]["version"]), installed
+    assert reply["agent"]["commands"]["guest-exec"] is True and reply["osinfo"]["kernel-release"] == os.uname().release
 
 
 @pytest.mark.fault

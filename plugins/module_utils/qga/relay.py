@@ -110,6 +110,40 @@ def ensure(channel: str, domain: str | None, idle: float, timeout: float) -> soc
     raise QgaTimeoutError("the channel relay did not open the channel within %.1f s" % timeout, channel=channel)
 
 
+def stop(channel: str, domain: str | None = None, timeout: float = 5.0) -> int | None:
+    """Stop the channel's running relay (meta: reset_connection, as ssh's reset ends its ControlPersist master).
+
+    Returns its pid, or None when none runs. The relay writes its pid into its lock file, which it holds while
+    it runs: a pid read from a lock nobody holds is stale and not signalled.
+    """
+    lock_path = socket_path(channel, domain) + ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None  # nobody holds it: no relay runs
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    finally:
+        os.close(fd)
+    if not text.isdigit():
+        return None
+    pid = int(text)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return None
+    deadline = time.monotonic() + timeout
+    while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+        time.sleep(START_POLL_INTERVAL)
+    return pid
+
+
 def _detach(proc: subprocess.Popen[bytes]) -> None:
     """Stop caring about a started relay: it lives on in its own session, reparented to init."""
     if proc.stderr is not None:
@@ -235,6 +269,8 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         if exc.errno in (errno.EAGAIN, errno.EACCES):
             return 0
         raise
+    os.ftruncate(lock_fd, 0)
+    os.pwrite(lock_fd, str(os.getpid()).encode(), 0)  # for stop()
     upstream = open_transport(channel)
     if not isinstance(upstream, StreamTransport):
         sys.stderr.write("a %s channel is not relayed\n" % channel.partition(":")[0])

@@ -17,6 +17,7 @@ transport carries whole messages, because libvirt frames and syncs itself.
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import shlex
 import socket
@@ -238,19 +239,31 @@ class ExecTransport(StreamTransport):
         except OSError as exc:
             raise self._error("cannot run %s: %s" % (self._argv[0], exc.strerror or exc)) from None
         self._selector = selectors.DefaultSelector()
-        if self._proc.stdout is None:
-            raise AssertionError("self._proc.stdout is not None")
+        if self._proc.stdout is None or self._proc.stdin is None:
+            raise AssertionError("self._proc.stdout is not None and self._proc.stdin is not None")
+        os.set_blocking(self._proc.stdin.fileno(), False)  # send() waits with select, bounded
         self._selector.register(self._proc.stdout, selectors.EVENT_READ)
 
     def send(self, data: bytes, timeout: float) -> None:
+        """Write all of `data` within `timeout`: a stalled command (ssh, socat) must not block the task."""
         proc = self._require()
         if proc.stdin is None:
             raise AssertionError("proc.stdin is not None")
-        try:
-            proc.stdin.write(data)
-            proc.stdin.flush()
-        except OSError:
-            raise self._error("send failed: %s" % self._exit_reason()) from None
+        fd = proc.stdin.fileno()
+        deadline = time.monotonic() + timeout
+        pending = memoryview(data)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._timeout("room to send", timeout)
+            if not select.select([], [fd], [], left)[1]:
+                continue
+            try:
+                pending = pending[os.write(fd, pending):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise self._error("send failed: %s" % self._exit_reason()) from None
 
     def receive(self, timeout: float) -> bytes:
         proc = self._require()
