@@ -20,6 +20,8 @@ description:
 author:
   - vmguest.qga contributors (@vmguest)
 version_added: 0.1.0
+extends_documentation_fragment:
+  - ansible.builtin.connection_pipelining
 options:
   channel:
     description:
@@ -65,29 +67,31 @@ options:
   pipelining:
     description:
       - Send Python modules through the command's stdin instead of copying them first (one agent exec per module).
-      - On by default for this connection; it works with C(become) too, as no TTY is involved.
-    type: boolean
+      - On by default for this connection (ansible-core's C(connection_pipelining) fragment, whose C(ANSIBLE_PIPELINING)
+        and ini keys apply, defaults it off); it works with C(become) too, as no TTY is involved.
     default: true
-    env:
-      - name: ANSIBLE_PIPELINING
-    ini:
-      - section: defaults
-        key: pipelining
-      - section: connection
-        key: pipelining
     vars:
       - name: ansible_pipelining
       - name: ansible_qga_pipelining
   connect_timeout:
-    description: Seconds to wait for the channel to open and the agent to answer the initial sync.
+    description:
+      - Seconds to wait for the channel to open and the agent to answer the initial sync.
+      - Ansible's standard connection timeout (C(--timeout), C(ANSIBLE_TIMEOUT), C([defaults] timeout),
+        C(ansible_timeout)) sets it too, as it sets ssh's; the vmguest.qga names take precedence.
     type: float
     default: 10
+    cli:
+      - name: timeout
     env:
+      - name: ANSIBLE_TIMEOUT
       - name: VMGUEST_QGA_CONNECT_TIMEOUT
     ini:
+      - section: defaults
+        key: timeout
       - section: vmguest_qga
         key: connect_timeout
     vars:
+      - name: ansible_timeout
       - name: ansible_qga_connect_timeout
   rpc_timeout:
     description: Seconds to wait for the reply to one agent command (not the run time of a guest process).

@@ -21,6 +21,7 @@ description:
 author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
+  - vmguest.qga.attributes
   - vmguest.qga.channel
   - vmguest.qga.transfer_progress
 attributes:

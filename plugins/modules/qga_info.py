@@ -19,6 +19,7 @@ description:
 author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
+  - vmguest.qga.attributes
   - vmguest.qga.channel
 attributes:
   check_mode:
@@ -27,6 +28,9 @@ attributes:
   diff_mode:
     support: none
     description: Read-only.
+seealso:
+  - module: vmguest.qga.qga_exec
+  - module: ansible.builtin.setup
 options:
   gather_subset:
     description:

@@ -22,6 +22,7 @@ description:
 author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
+  - vmguest.qga.attributes
   - vmguest.qga.channel
 attributes:
   check_mode:

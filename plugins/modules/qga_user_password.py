@@ -21,6 +21,7 @@ description:
 author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
+  - vmguest.qga.attributes
   - vmguest.qga.channel
 attributes:
   check_mode:
@@ -29,6 +30,9 @@ attributes:
   diff_mode:
     support: full
     description: Says "password changed" (never a password or a hash).
+seealso:
+  - module: vmguest.qga.qga_ssh_keys
+  - module: ansible.builtin.user
 options:
   user:
     description: The guest user. It must exist.

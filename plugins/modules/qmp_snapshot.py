@@ -24,6 +24,9 @@ author:
   - vmguest.qga contributors (@vmguest)
 requirements:
   - qemu.qmp (Python library, on the host the module runs on)
+extends_documentation_fragment:
+  - vmguest.qga.attributes.hypervisor  # before the shared fragment: its platform details win
+  - vmguest.qga.attributes
 attributes:
   check_mode:
     support: full

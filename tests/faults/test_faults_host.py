@@ -242,8 +242,9 @@ def test_rpc_timeout_on_a_silent_channel_names_the_timeout(work: str) -> None:
     thread.start()
     try:
         started = time.monotonic()
-        run = run_playbook(play(echo_task("silent", "x")),
-                           {"vm": qga_host("unix:" + path, ansible_qga_connect_timeout=3)}, timeout=300)
+        # Ansible's own --timeout sets connect_timeout, as it sets ssh's.
+        run = run_playbook(play(echo_task("silent", "x")), {"vm": qga_host("unix:" + path)}, args=["--timeout", "3"],
+                           timeout=300)
         elapsed = time.monotonic() - started
     finally:
         stop.set()
