@@ -31,8 +31,9 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaFrozenError,
     QgaRequestLost,
     QgaTimeoutError,
+    command_error,
 )
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import SocketTransport
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import SocketTransport, _guess_error_class
 
 Handler = t.Callable[[dict], t.List[t.Union[bytes, float]]]
 
@@ -295,3 +296,16 @@ def test_libvirts_own_agent_sockets_are_recognised_by_path() -> None:
     path = "/var/lib/libvirt/qemu/channel/target/domain-3-web-1/org.qemu.guest_agent.0"
     assert libvirt_socket_domain("unix:" + path) == "web-1" and libvirt_socket_domain(path) == "web-1"
     assert libvirt_socket_domain("unix:/run/vms/web-1/qga.sock") is None
+
+
+@pytest.mark.parametrize(("desc", "expected"), [
+    ("The command guest-frobnicate has not been found", QgaCommandNotFound),
+    ("Command guest-exec has been disabled", QgaCommandDisabled),
+    ("Command guest-exec has been disabled: the agent is in frozen state", QgaFrozenError),
+    ("User 'bob' not found", QgaCommandError),  # not "a newer qemu-guest-agent may ..."
+    ("Guest agent command failed: file not found", QgaCommandError),
+])
+def test_libvirts_agent_errors_are_typed_by_qemu_gas_exact_wording(desc: str, expected: type) -> None:
+    error = command_error(_guess_error_class(desc), desc, "libvirt:qemu:///system", "guest-x")
+    assert type(error) is expected
+    assert ("a newer qemu-guest-agent may" in str(error)) == (expected is QgaCommandNotFound)

@@ -17,6 +17,7 @@ transport carries whole messages, because libvirt frames and syncs itself.
 from __future__ import annotations
 
 import os
+import re
 import select
 import selectors
 import shlex
@@ -476,10 +477,14 @@ class LibvirtTransport:
                 pass  # closing a broken libvirt connection has nothing left to report
 
 
+# libvirt passes on the agent's error text but not its class: qemu-ga's exact wording of the two
+# CommandNotFound cases (an unknown command; a disabled one, also while frozen). Anything else the agent
+# says ("User 'bob' not found") is a GenericError.
+AGENT_COMMAND_NOT_FOUND = re.compile(r"^(?:The command \S+ has not been found|Command \S+ has been disabled)\b")
+
+
 def _guess_error_class(desc: str) -> str:
-    if "has been disabled" in desc or "not found" in desc.lower():
-        return "CommandNotFound"
-    return "GenericError"
+    return "CommandNotFound" if AGENT_COMMAND_NOT_FOUND.match(desc) else "GenericError"
 
 
 def _import_libvirt(channel: str) -> t.Any:
