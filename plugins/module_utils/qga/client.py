@@ -373,8 +373,7 @@ class QgaClient:
             # The stream is gone: release the channel so a retry (or another client) can reconnect.
             self.close()
             if exc.command is None:
-                exc.command = command
-                exc.args = (exc._format(exc.reason),)
+                raise type(exc)(exc.reason, channel=exc.channel, command=command) from None
             raise
         except BaseException:
             # Interrupted mid-reply (a task timeout's alarm, Ctrl-C): the stream position is unknown.
