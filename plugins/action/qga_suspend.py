@@ -10,7 +10,7 @@ import typing as t
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaCommandDisabled, QgaCommandError
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaCommandError, QgaCommandRefused
 from ansible_collections.vmguest.qga.plugins.modules.qga_suspend import ARGUMENT_SPEC
 from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase, await_domain_state
 
@@ -48,8 +48,8 @@ class ActionModule(QgaActionBase):
             return
         try:
             client.execute(command)
-        except QgaCommandDisabled:
-            raise
+        except QgaCommandRefused:
+            raise  # it says why (disabled, frozen) and what to do
         except QgaCommandError as exc:
             raise AnsibleActionFail(
                 "%s: the guest cannot suspend (%s): %s. Hint: %s" % (self._host_name(), mode, exc, NEEDS[mode])

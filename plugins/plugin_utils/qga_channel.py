@@ -12,10 +12,9 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNo
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaChannelError,
-    QgaCommandDisabled,
+    QgaCommandRefused,
     QgaError,
     QgaFileError,
-    QgaFrozenError,
     QgaTimeoutError,
     QgaUnsupportedError,
 )
@@ -52,10 +51,11 @@ def client_from_options(
 def to_ansible_error(exc: QgaError, host: str) -> AnsibleError:
     """The Ansible error for a client error, naming the host."""
     message = "%s: %s" % (host, exc)
-    if isinstance(exc, QgaFrozenError):
-        # The guest answers and will again after a thaw: a task failure (rescue, ignore_errors), not unreachable.
-        return AnsibleError(message)
-    if isinstance(exc, (QgaChannelError, QgaTimeoutError, QgaCommandDisabled, QgaUnsupportedError)):
+    if isinstance(exc, QgaCommandRefused):
+        # Blocked by the agent's configuration: nothing can run there as asked, like a failed login (unreachable).
+        # Frozen: the guest answers and will again after a thaw; unknown: this command only. Task failures.
+        return AnsibleConnectionFailure(message) if exc.why == "disabled" else AnsibleError(message)
+    if isinstance(exc, (QgaChannelError, QgaTimeoutError, QgaUnsupportedError)):
         return AnsibleConnectionFailure(message)
     if isinstance(exc, QgaFileError) and "No such file" in str(exc):
         return AnsibleFileNotFound(message)

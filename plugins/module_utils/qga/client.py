@@ -24,6 +24,7 @@ from .errors import (
     QgaArgumentError,
     QgaChannelError,
     QgaCommandDisabled,
+    QgaCommandRefused,
     QgaError,
     QgaFrozenError,
     QgaProtocolError,
@@ -300,13 +301,13 @@ class QgaClient:
                     command=command,
                 ))
 
-    def _frozen_or(self, disabled: QgaCommandDisabled) -> QgaCommandDisabled:
+    def _frozen_or(self, disabled: QgaCommandDisabled) -> QgaCommandRefused:
         """QgaFrozenError instead of `disabled` when the guest is frozen.
 
         A frozen agent disables every command but a few, and some agents (Debian's 7.2) say only
         "has been disabled", as if an operator had blocked it: guest-fsfreeze-status tells which.
         """
-        if isinstance(disabled, QgaFrozenError) or disabled.command in FROZEN_ALLOWED:
+        if disabled.command in FROZEN_ALLOWED:
             return disabled
         try:
             frozen = self.execute("guest-fsfreeze-status") == "frozen"

@@ -82,32 +82,37 @@ class QgaCommandError(QgaError):
         super().__init__("%s: %s" % (error_class, desc), channel=channel, command=command)
 
 
-class QgaCommandNotFound(QgaCommandError):
+class QgaCommandRefused(QgaCommandError):
+    """The agent would not run the command; `why` says why, and each reason is its own subclass:
+    "unknown" (QgaCommandNotFound), "disabled" (QgaCommandDisabled), "frozen" (QgaFrozenError)."""
+
+    why: t.ClassVar[str] = ""
+    HINT: t.ClassVar[str] = ""
+
+    def _format(self, message: str) -> str:
+        return super()._format("%s. %s" % (message, self.HINT % {"command": self.command or "it"}))
+
+
+class QgaCommandNotFound(QgaCommandRefused):
     """The agent does not know the command (too old, or another platform)."""
 
-    def _format(self, message: str) -> str:
-        return super()._format(
-            "%s. This guest agent does not implement %s; a newer qemu-guest-agent may."
-            % (message, self.command or "it")
-        )
+    why = "unknown"
+    HINT = "This guest agent does not implement %(command)s; a newer qemu-guest-agent may."
 
 
-class QgaCommandDisabled(QgaCommandNotFound):
+class QgaCommandDisabled(QgaCommandRefused):
     """The agent knows the command but it is disabled (allow/block list)."""
 
-    def _format(self, message: str) -> str:
-        return QgaError._format(self, "%s. %s" % (message, ENABLE_HINT))
+    why = "disabled"
+    HINT = ENABLE_HINT.replace("%", "%%")
 
 
-class QgaFrozenError(QgaCommandDisabled):
+class QgaFrozenError(QgaCommandRefused):
     """The command is refused because the guest's filesystems are frozen."""
 
-    def _format(self, message: str) -> str:
-        return QgaError._format(
-            self,
-            "%s. The guest filesystems are frozen: only guest-ping, guest-info, guest-sync*, "
-            "guest-fsfreeze-status and guest-fsfreeze-thaw work until guest-fsfreeze-thaw runs." % message,
-        )
+    why = "frozen"
+    HINT = ("The guest filesystems are frozen: only guest-ping, guest-info, guest-sync*, guest-fsfreeze-status and "
+            "guest-fsfreeze-thaw work until guest-fsfreeze-thaw runs.")
 
 
 class QgaUnsupportedError(QgaError):

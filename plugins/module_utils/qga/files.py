@@ -19,7 +19,7 @@ import io
 import typing as t
 from dataclasses import dataclass
 
-from .errors import QgaCommandDisabled, QgaCommandError, QgaError, QgaFileError
+from .errors import QgaCommandError, QgaCommandRefused, QgaError, QgaFileError
 
 if t.TYPE_CHECKING:
     from .client import QgaClient
@@ -132,8 +132,8 @@ class GuestFile:
         return self.handle
 
     def _error(self, what: str, exc: QgaCommandError) -> QgaError:
-        if isinstance(exc, QgaCommandDisabled):
-            return exc  # it already says which RPC is disabled and how to enable it
+        if isinstance(exc, QgaCommandRefused):
+            return exc  # it already says why the agent refused and what to do
         return QgaFileError("%s %s: %s" % (what, self.path, exc.desc), channel=self.client.channel, command=exc.command)
 
 
