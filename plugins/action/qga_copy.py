@@ -220,12 +220,10 @@ class ActionModule(QgaActionBase):
                 raise AnsibleActionFail("validate must contain %%s (the file to check): %r" % args["validate"])
             validate = args["validate"].replace("%s", pathinfo.shell_quote(tmp))
         progress = self._transfer_progress(args, "PUT %s TO %s" % (args["src"] or "(content)", target), size)
-        posix.create_private_file(client, tmp, posix.ROOT)
+        with self._open_source(args, local_path) as source:
+            posix.write_private_file(client, tmp, source, posix.ROOT, progress=progress.update)
+        progress.finish()
         try:
-            with self._open_source(args, local_path) as source:
-                # r+: write into the private file made above; re-creating it would make it 0666.
-                files.write_file(client, tmp, source, mode="r+", progress=progress.update)
-            progress.finish()
             finish = guest_exec.run(
                 client,
                 ["/bin/sh", "-c", FINALIZE_SCRIPT, "sh", tmp, target, "%o" % mode, chown,
@@ -237,7 +235,7 @@ class ActionModule(QgaActionBase):
                 output = (finish.stderr or finish.stdout).decode("utf-8", "replace").strip()
                 raise AnsibleActionFail("%s for %s: %s" % (what, target, output or "no error output"))
         except BaseException:
-            pathinfo.remove_quietly(client, tmp)
+            posix.remove_quietly(client, tmp)
             raise
         for line in finish.stdout.decode("utf-8", "replace").splitlines():
             if line.startswith("backup="):

@@ -582,16 +582,12 @@ class Connection(ConnectionBase):
         display.vvv("PUT %s TO %s" % (in_path, out_path), host=self._host)
         progress = self._progress("PUT %s TO %s" % (in_path, out_path), os.path.getsize(local_path))
         started = time.monotonic()
-        self._create_private_file(client, out_path, user)
-        try:
-            with open(local_path, "rb") as source:
-                chunk_size = self.get_option("write_chunk_size")
-                # r+: open the file made private above without re-creating it (qemu-ga would make it 0666).
-                moved = self._call(files.write_file, client, out_path, source, chunk_size=chunk_size, mode="r+",
-                                   progress=progress.update)
-        except BaseException:
-            self._remove_quietly(out_path)
-            raise
+        with open(local_path, "rb") as source:
+            moved = self._call(
+                posix.write_private_file, client, out_path, source, user,
+                create=lambda: self._create_private_file(client, out_path, user),
+                chunk_size=self.get_option("write_chunk_size"), progress=progress.update,
+            )
         progress.finish()
         display.vvvv("PUT %d bytes in %.3f s, sha256 %s" % (moved.size, time.monotonic() - started, moved.sha256),
                      host=self._host)
@@ -649,13 +645,6 @@ class Connection(ConnectionBase):
             if "No such file" in reason:
                 raise AnsibleFileNotFound("%s: the guest file %s does not exist" % (self._host, path))
             raise AnsibleError("%s: %s cannot read %s in the guest (permission denied)" % (self._host, user.name, path))
-
-    def _remove_quietly(self, path: str) -> None:
-        try:
-            if self._client is not None and self._client.connected:
-                guest_exec.run(self._client, ["rm", "-f", "--", path], timeout=30)
-        except QgaError:
-            pass  # the original error says what went wrong; a leftover partial file is named there
 
     # -- helpers --------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import hashlib
 import typing as t
 from dataclasses import dataclass
 
-from .errors import QgaError, QgaExecError
+from .errors import QgaExecError
 from .files import read_file
 from .guest_exec import run
 from .posix import ROOT, GuestUser, run_as_argv
@@ -141,15 +141,6 @@ class _HashSink:
 def sha256_by_reading(client: QgaClient, path: str) -> str:
     """The sha256 of a guest file, streamed through guest-file-read and hashed on this side."""
     return read_file(client, path, t.cast(t.BinaryIO, _HashSink())).sha256
-
-
-def remove_quietly(client: QgaClient, path: str) -> None:
-    """rm -f a guest path; errors are swallowed (the caller is already reporting a failure)."""
-    try:
-        if client.connected:
-            run(client, ["/bin/rm", "-f", "--", path], timeout=60)
-    except QgaError:
-        pass
 
 
 def shell_quote(text: str) -> str:

@@ -16,6 +16,7 @@ import typing as t
 from dataclasses import dataclass
 
 from .errors import QgaError, QgaUserError
+from .files import ProgressCallback, TransferResult, write_file
 from .guest_exec import default_environment, run
 
 if t.TYPE_CHECKING:
@@ -91,6 +92,41 @@ def run_as_argv(user: GuestUser, argv: t.Sequence[str]) -> list[str]:
         'exec su -s /bin/sh -c \'exec "$0" "$@"\' "$u" -- "$@"'
     )
     return ["/bin/sh", "-c", script, "sh", user.name] + list(argv)
+
+
+def write_private_file(
+    client: QgaClient,
+    path: str,
+    source: t.BinaryIO,
+    user: GuestUser,
+    create: t.Callable[[], None] | None = None,
+    chunk_size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> TransferResult:
+    """Stream `source` into `path`, made 0600 as `user` before the first byte; on any failure remove it.
+
+    `create` makes the empty private file another way (a running executor worker); the default is
+    create_private_file. Nothing partial, and nothing the agent made 0666, is left behind.
+    """
+    if create is None:
+        create_private_file(client, path, user)
+    else:
+        create()
+    try:
+        # r+: open the file made private above without re-creating it (qemu-ga would make it 0666).
+        return write_file(client, path, source, chunk_size=chunk_size, mode="r+", progress=progress)
+    except BaseException:
+        remove_quietly(client, path)
+        raise
+
+
+def remove_quietly(client: QgaClient, path: str) -> None:
+    """rm -f a guest path; errors are swallowed (the caller is already reporting a failure)."""
+    try:
+        if client.connected:
+            run(client, ["/bin/rm", "-f", "--", path], timeout=30)
+    except QgaError:
+        pass
 
 
 def create_private_file(client: QgaClient, path: str, user: GuestUser, mode: int = 0o600) -> None:
