@@ -143,7 +143,8 @@ options:
         goes through a running relay. Other programs cannot reach the agent while the relay holds it, since a
         QEMU or Proxmox agent socket serves one client at a time, so keep this short where other tools
         use the socket (Proxmox's C(qm guest) commands do). The relay ends after this many seconds without
-        a task, and at once when the agent, the VM or the command behind the channel goes away.
+        a task, on the C(reset_connection) meta task, and at once when the agent, the VM or the command behind the
+        channel goes away.
       - Applies to socket, C(tcp:) and C(exec:) channels; C(libvirt:) channels stay open in libvirtd anyway
         and C(serial:) channels are not relayed.
     type: float

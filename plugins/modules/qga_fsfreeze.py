@@ -148,7 +148,8 @@ auto_thawed:
   description:
     - Set when the watchdog thawed the last freeze of this channel. C(at) is when (ISO 8601), C(thawed) how many
       filesystems, C(frozen_seconds) how long the guest had been frozen.
-  returned: when the watchdog thawed the guest since the last task of this module
+  returned: after the watchdog thawed the guest, in every result until this module freezes or thaws it again (the
+    warning that says so comes once, with the first task that learns it)
   type: dict
   sample: {"at": "2025-01-31T10:01:00.000+00:00", "thawed": 1, "frozen_seconds": 60.1}
 """
