@@ -9,6 +9,7 @@ to the guest, nothing refused while frozen.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import typing as t
 
@@ -31,6 +32,18 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils.fsfreeze_watchdog impo
 VSS_WINDOW_SECONDS = 10
 
 
+@dataclasses.dataclass
+class FreezeTask:
+    """What one task works with: the agent, its arguments, the guest's status, the freeze's record and the result."""
+
+    client: QgaClient
+    args: dict[str, t.Any]
+    status: str
+    store: FreezeState
+    recorded: dict[str, t.Any]
+    result: dict[str, t.Any]
+
+
 class ActionModule(QgaActionBase):
     """Bring the guest's freeze state to `state` (or report it)."""
 
@@ -45,50 +58,43 @@ class ActionModule(QgaActionBase):
         client.require("guest-fsfreeze-status")
         store = FreezeState(client.channel, client.domain)
         status = client.execute("guest-fsfreeze-status")
-        recorded = store.read()
-        self._report_auto_thaw(store, recorded, result)
+        task = FreezeTask(client, args, status, store, store.read(), result)
+        self._report_auto_thaw(task)
         if self.diff_mode:
             after = status if wanted == "status" else wanted
             result["diff"] = {"before": {"fsfreeze": status}, "after": {"fsfreeze": after}}
         if wanted == "status":
-            self._status(status, recorded, result)
+            self._status(task)
         elif wanted == "frozen":
-            self._freeze(client, args, status, store, recorded, result)
+            self._freeze(task)
         else:
-            self._thaw(client, args, status, store, recorded, result)
+            self._thaw(task)
 
     # -- state=status ---------------------------------------------------------
 
-    def _status(self, status: str, recorded: dict[str, t.Any], result: dict[str, t.Any]) -> None:
-        result["status"] = status
-        if status == "frozen":
-            self._report_frozen(recorded, result)
-            self._report_watchdog(recorded, result)
+    def _status(self, task: FreezeTask) -> None:
+        task.result["status"] = task.status
+        if task.status == "frozen":
+            self._report_frozen(task.recorded, task.result)
+            self._report_watchdog(task.recorded, task.result)
 
     # -- state=frozen ----------------------------------------------------------
 
-    def _freeze(
-        self,
-        client: QgaClient,
-        args: dict[str, t.Any],
-        status: str,
-        store: FreezeState,
-        recorded: dict[str, t.Any],
-        result: dict[str, t.Any],
-    ) -> None:
-        mountpoints = args.get("mountpoints")
+    def _freeze(self, task: FreezeTask) -> None:
+        client, store, result = task.client, task.store, task.result
+        mountpoints = task.args.get("mountpoints")
         freeze_command = "guest-fsfreeze-freeze-list" if mountpoints is not None else "guest-fsfreeze-freeze"
         # The state the guest is in: "frozen" only once it is (or, in check mode, would be).
-        result["status"] = status
-        auto_thaw = args["auto_thaw"]
-        if status == "frozen":
-            self._report_frozen(recorded, result)
-            watchdog = recorded.get("watchdog")
+        result["status"] = task.status
+        auto_thaw = task.args["auto_thaw"]
+        if task.status == "frozen":
+            self._report_frozen(task.recorded, result)
+            watchdog = task.recorded.get("watchdog")
             if watchdog and is_our_watchdog(watchdog.get("pid"), watchdog.get("token")):
-                self._report_watchdog(recorded, result)
+                self._report_watchdog(task.recorded, result)
             elif auto_thaw and not self.check_mode:
-                self._arm(client, store, recorded, time.time() + auto_thaw)
-                self._report_watchdog(recorded, result)
+                self._arm(task, time.time() + auto_thaw)
+                self._report_watchdog(task.recorded, result)
             return
         # Never freeze what cannot be thawed again. (While frozen, the agent reports the freeze commands disabled.)
         client.require(freeze_command, "guest-fsfreeze-thaw")
@@ -98,13 +104,14 @@ class ActionModule(QgaActionBase):
             return
         self._warn_windows(client, auto_thaw, result)
         # A later freeze cancels any watchdog of an earlier one.
-        stop_watchdog(recorded.get("watchdog"))
+        stop_watchdog(task.recorded.get("watchdog"))
         started = time.time()
-        recorded = {"freeze_started": started, "frozen_at": None, "mountpoints": mountpoints, "watchdog": None}
-        timeout = float(args["freeze_timeout"])
+        task.recorded = {"freeze_started": started, "frozen_at": None, "mountpoints": mountpoints, "watchdog": None}
+        recorded = task.recorded
+        timeout = float(task.args["freeze_timeout"])
         if auto_thaw:
             # Armed before the freeze: if the task dies during it, the guest is still thawed in the end.
-            self._arm(client, store, recorded, started + timeout + auto_thaw)
+            self._arm(task, started + timeout + auto_thaw)
         else:
             store.write(recorded)
         arguments = {"mountpoints": list(mountpoints)} if mountpoints is not None else None
@@ -134,7 +141,7 @@ class ActionModule(QgaActionBase):
         if auto_thaw:
             self._report_watchdog(recorded, result)
         if mountpoints is not None and count == 0:
-            self._thaw_after_useless_freeze(client, store, recorded, mountpoints)
+            self._thaw_after_useless_freeze(task, mountpoints)
         if mountpoints is not None and count < len(set(mountpoints)):
             _warn(
                 result,
@@ -144,24 +151,23 @@ class ActionModule(QgaActionBase):
         elif count == 0:
             _warn(result, "%s: the agent froze no filesystem (none it can freeze is mounted)" % self._host_name())
 
-    def _thaw_after_useless_freeze(
-        self, client: QgaClient, store: FreezeState, recorded: dict[str, t.Any], mountpoints: list[str]
-    ) -> None:
-        client.execute("guest-fsfreeze-thaw", timeout=120)
-        stop_watchdog(recorded.get("watchdog"))
-        store.remove()
+    def _thaw_after_useless_freeze(self, task: FreezeTask, mountpoints: list[str]) -> None:
+        task.client.execute("guest-fsfreeze-thaw", timeout=120)
+        stop_watchdog(task.recorded.get("watchdog"))
+        task.store.remove()
         raise AnsibleActionFail(
             "%s: none of the mount points %s could be frozen (the agent ignores those that are not mounted, "
             "freezable local filesystem); the guest was thawed again" % (self._host_name(), ", ".join(mountpoints))
         )
 
-    def _arm(self, client: QgaClient, store: FreezeState, recorded: dict[str, t.Any], deadline: float) -> None:
+    def _arm(self, task: FreezeTask, deadline: float) -> None:
         """Write the state naming a new watchdog, then start it (it exits unless the state names it)."""
         token = new_token()
+        recorded, store = task.recorded, task.store
         recorded["watchdog"] = {"pid": None, "token": token, "deadline": deadline}
         try:
             store.write(recorded)
-            recorded["watchdog"]["pid"] = spawn_watchdog(client, store, token)
+            recorded["watchdog"]["pid"] = spawn_watchdog(task.client, store, token)
             store.write(recorded)
         except WatchdogError as exc:
             recorded["watchdog"] = None
@@ -187,32 +193,25 @@ class ActionModule(QgaActionBase):
 
     # -- state=thawed -----------------------------------------------------------
 
-    def _thaw(
-        self,
-        client: QgaClient,
-        args: dict[str, t.Any],
-        status: str,
-        store: FreezeState,
-        recorded: dict[str, t.Any],
-        result: dict[str, t.Any],
-    ) -> None:
-        result["status"] = status
-        if status != "frozen":
+    def _thaw(self, task: FreezeTask) -> None:
+        recorded, result = task.recorded, task.result
+        result["status"] = task.status
+        if task.status != "frozen":
             if not self.check_mode:
                 stop_watchdog(recorded.get("watchdog"))
-                store.remove()
+                task.store.remove()
             return
-        client.require("guest-fsfreeze-thaw")
+        task.client.require("guest-fsfreeze-thaw")
         result["changed"] = True
         self._report_frozen(recorded, result)
         if self.check_mode:
             result["status"] = "thawed"
             return
-        count = int(client.execute("guest-fsfreeze-thaw", timeout=float(args["freeze_timeout"])))
+        count = int(task.client.execute("guest-fsfreeze-thaw", timeout=float(task.args["freeze_timeout"])))
         result["status"] = "thawed"
         thawed_at = time.time()
         stop_watchdog(recorded.get("watchdog"))
-        store.remove()
+        task.store.remove()
         result["thawed_count"] = count
         if recorded.get("frozen_at"):
             result["frozen_seconds"] = round(thawed_at - float(recorded["frozen_at"]), 3)
@@ -232,9 +231,10 @@ class ActionModule(QgaActionBase):
             result["watchdog_pid"] = watchdog["pid"]
             result["auto_thaw_at"] = iso_time(watchdog.get("deadline"))
 
-    def _report_auto_thaw(self, store: FreezeState, recorded: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+    def _report_auto_thaw(self, task: FreezeTask) -> None:
         """auto_thawed in every result until the next thaw; the warning once, with the first task that learns it."""
-        record = recorded.get("auto_thawed")
+        result = task.result
+        record = task.recorded.get("auto_thawed")
         if not record:
             return
         result["auto_thawed"] = {
@@ -246,7 +246,7 @@ class ActionModule(QgaActionBase):
             return
         if not self.check_mode:
             record["warned"] = True
-            store.write(recorded)
+            task.store.write(task.recorded)
         _warn(
             result,
             "%s: the auto-thaw watchdog thawed the guest at %s, after %s s frozen: whatever was to happen while it "

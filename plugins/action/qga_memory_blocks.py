@@ -9,12 +9,10 @@ import errno
 import os
 import typing as t
 
-from ansible.errors import AnsibleActionFail
-
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaCommandError
 from ansible_collections.vmguest.qga.plugins.modules.qga_memory_blocks import ARGUMENT_SPEC, REQUIRED_ONE_OF
-from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase, online_summary
+from ansible_collections.vmguest.qga.plugins.plugin_utils.action import OnlineStateAction
 
 RESPONSE_HINTS = {
     "not-found": "the guest has no such block",
@@ -84,47 +82,29 @@ def plan(
     return changes
 
 
-class ActionModule(QgaActionBase):
+class ActionModule(OnlineStateAction):
     """Bring memory blocks online or offline as asked."""
 
     ARGUMENT_SPEC = ARGUMENT_SPEC
     REQUIRED_ONE_OF = REQUIRED_ONE_OF
+    GET_RPC = "guest-get-memory-blocks"
+    SET_RPC = "guest-set-memory-blocks"
+    ID_KEY = "phys-index"
+    CHANGED_KEY = "changed_blocks"
+    block_size: int | None = None
 
-    def run_qga(self, client: QgaClient, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
-        client.require("guest-get-memory-blocks")
-        blocks = client.execute("guest-get-memory-blocks")
-        try:
-            changes = plan(blocks, args.get("blocks"), args.get("online_count"))
-        except ValueError as exc:
-            raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
-        block_size = self._block_size(client)
-        after = online_summary(blocks, "phys-index", changes)
-        result["changed_blocks"] = [{"phys-index": index, "online": online} for index, online in changes.items()]
-        if self.diff_mode:
-            result["diff"] = {"before": online_summary(blocks, "phys-index"), "after": after}
-        if changes:
-            result["changed"] = True
-            if not self.check_mode:
-                client.require("guest-set-memory-blocks")
-                failures = self._apply(client, changes)
-                blocks = client.execute("guest-get-memory-blocks")
-                after = online_summary(blocks, "phys-index")
-                if failures:
-                    self._fill(result, blocks, after, block_size)
-                    done = len(changes) - len(failures)
-                    raise AnsibleActionFail(
-                        "%s: %s" % (self._host_name(), "; ".join(failures)),
-                        result=dict(result, changed=done > 0),
-                    )
-        self._fill(result, blocks, after, block_size)
+    def plan_changes(self, items: list[dict[str, t.Any]], args: dict[str, t.Any]) -> dict[int, bool]:
+        return plan(items, args.get("blocks"), args.get("online_count"))
 
-    @staticmethod
-    def _fill(result: dict[str, t.Any], blocks: list[t.Any], after: dict[str, list[int]], size: int | None) -> None:
-        result["memory_blocks"] = blocks
+    def read_details(self, client: QgaClient) -> None:
+        self.block_size = self._block_size(client)
+
+    def report(self, result: dict[str, t.Any], items: list[dict[str, t.Any]], after: dict[str, list[int]]) -> None:
+        result["memory_blocks"] = items
         result["online_blocks"] = after["online"]
         result["offline_blocks"] = after["offline"]
-        result["block_size"] = size
-        result["online_bytes"] = size * len(after["online"]) if size else None
+        result["block_size"] = self.block_size
+        result["online_bytes"] = self.block_size * len(after["online"]) if self.block_size else None
 
     @staticmethod
     def _block_size(client: QgaClient) -> int | None:
@@ -135,8 +115,7 @@ class ActionModule(QgaActionBase):
         except QgaCommandError:
             return None
 
-    @staticmethod
-    def _apply(client: QgaClient, changes: dict[int, bool]) -> list[str]:
+    def apply_changes(self, client: QgaClient, changes: dict[int, bool]) -> list[str]:
         # Offline from the highest block down, then online: the order a person would use.
         order = sorted((index for index, up in changes.items() if not up), reverse=True)
         order += sorted(index for index, up in changes.items() if up)

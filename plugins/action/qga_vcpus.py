@@ -15,7 +15,7 @@ from ansible_collections.vmguest.qga.plugins.modules.qga_vcpus import (
     MUTUALLY_EXCLUSIVE,
     REQUIRED_ONE_OF,
 )
-from ansible_collections.vmguest.qga.plugins.plugin_utils.action import QgaActionBase, online_summary
+from ansible_collections.vmguest.qga.plugins.plugin_utils.action import OnlineStateAction
 
 
 def plan(vcpus: list[dict[str, t.Any]], online: int | None, online_cpus: list[int] | None) -> dict[int, bool]:
@@ -63,37 +63,21 @@ def plan(vcpus: list[dict[str, t.Any]], online: int | None, online_cpus: list[in
     return changes
 
 
-class ActionModule(QgaActionBase):
+class ActionModule(OnlineStateAction):
     """Bring the set of online vCPUs to what was asked."""
 
     ARGUMENT_SPEC = ARGUMENT_SPEC
     MUTUALLY_EXCLUSIVE = MUTUALLY_EXCLUSIVE
     REQUIRED_ONE_OF = REQUIRED_ONE_OF
+    GET_RPC = "guest-get-vcpus"
+    SET_RPC = "guest-set-vcpus"
+    ID_KEY = "logical-id"
+    CHANGED_KEY = "changed_cpus"
 
-    def run_qga(self, client: QgaClient, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
-        client.require("guest-get-vcpus")
-        vcpus = client.execute("guest-get-vcpus")
-        try:
-            changes = plan(vcpus, args.get("online_count"), args.get("online_cpus"))
-        except ValueError as exc:
-            raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
-        before = online_summary(vcpus, "logical-id")
-        after = online_summary(vcpus, "logical-id", changes)
-        result["changed_cpus"] = [{"logical-id": cpu_id, "online": up} for cpu_id, up in changes.items()]
-        if self.diff_mode:
-            result["diff"] = {"before": before, "after": after}
-        if changes:
-            result["changed"] = True
-            if not self.check_mode:
-                client.require("guest-set-vcpus")
-                self._apply(client, changes)
-                vcpus = client.execute("guest-get-vcpus")
-                after = online_summary(vcpus, "logical-id")
-        result["vcpus"] = vcpus
-        result["online_cpus"] = after["online"]
-        result["offline_cpus"] = after["offline"]
+    def plan_changes(self, items: list[dict[str, t.Any]], args: dict[str, t.Any]) -> dict[int, bool]:
+        return plan(items, args.get("online_count"), args.get("online_cpus"))
 
-    def _apply(self, client: QgaClient, changes: dict[int, bool]) -> None:
+    def apply_changes(self, client: QgaClient, changes: dict[int, bool]) -> list[str]:
         request = [{"logical-id": cpu_id, "online": up} for cpu_id, up in changes.items()]
         done = int(client.execute("guest-set-vcpus", {"vcpus": request}))
         if done < len(request):
@@ -105,3 +89,9 @@ class ActionModule(QgaActionBase):
                    "online" if failed["online"] else "offline"),
                 result={"changed": done > 0},
             )
+        return []
+
+    def report(self, result: dict[str, t.Any], items: list[dict[str, t.Any]], after: dict[str, list[int]]) -> None:
+        result["vcpus"] = items
+        result["online_cpus"] = after["online"]
+        result["offline_cpus"] = after["offline"]

@@ -127,6 +127,64 @@ def await_domain_state(client: QgaClient, wanted: t.Collection[str], timeout: fl
     return state, round(time.monotonic() - started, 3)
 
 
+class OnlineStateAction(QgaActionBase):
+    """qga_vcpus and qga_memory_blocks: bring the online state of the guest's items (vCPUs, memory blocks) to a plan.
+
+    Read the items, plan which to online/offline, report the plan (CHANGED_KEY, diff), apply it unless in check
+    mode, read the items again and report them. Subclasses name the RPCs and keys and implement plan_changes,
+    apply_changes and report; read_details may read more from the agent once the plan stands.
+    """
+
+    GET_RPC: t.ClassVar[str]
+    SET_RPC: t.ClassVar[str]
+    ID_KEY: t.ClassVar[str]
+    CHANGED_KEY: t.ClassVar[str]
+
+    def run_qga(self, client: QgaClient, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+        client.require(self.GET_RPC)
+        items = client.execute(self.GET_RPC)
+        try:
+            changes = self.plan_changes(items, args)
+        except ValueError as exc:
+            raise AnsibleActionFail("%s: %s" % (self._host_name(), exc)) from None
+        self.read_details(client)
+        before = online_summary(items, self.ID_KEY)
+        after = online_summary(items, self.ID_KEY, changes)
+        result[self.CHANGED_KEY] = [{self.ID_KEY: index, "online": up} for index, up in changes.items()]
+        if self.diff_mode:
+            result["diff"] = {"before": before, "after": after}
+        if changes:
+            result["changed"] = True
+            if not self.check_mode:
+                client.require(self.SET_RPC)
+                failures = self.apply_changes(client, changes)
+                items = client.execute(self.GET_RPC)
+                after = online_summary(items, self.ID_KEY)
+                if failures:
+                    self.report(result, items, after)
+                    done = len(changes) - len(failures)
+                    raise AnsibleActionFail(
+                        "%s: %s" % (self._host_name(), "; ".join(failures)),
+                        result=dict(result, changed=done > 0),
+                    )
+        self.report(result, items, after)
+
+    def plan_changes(self, items: list[dict[str, t.Any]], args: dict[str, t.Any]) -> dict[int, bool]:
+        """The items whose state must change ({id: online}) for the task's arguments; ValueError when impossible."""
+        raise NotImplementedError
+
+    def read_details(self, client: QgaClient) -> None:
+        """Read what else the report needs from the agent (before anything changes); nothing by default."""
+
+    def apply_changes(self, client: QgaClient, changes: dict[int, bool]) -> list[str]:
+        """Ask the agent for `changes`; the failures, one text each, for the items it did not change."""
+        raise NotImplementedError
+
+    def report(self, result: dict[str, t.Any], items: list[dict[str, t.Any]], after: dict[str, list[int]]) -> None:
+        """Fill the module's return values from the items as read and their online summary."""
+        raise NotImplementedError
+
+
 def online_summary(items: list[dict[str, t.Any]], key: str,
                    changes: dict[int, bool] | None = None) -> dict[str, list[int]]:
     """{"online": [...], "offline": [...]} of vCPUs or memory blocks keyed by `key`, `changes` applied."""
