@@ -242,7 +242,8 @@ def probe(record: AgentRecord, settings: ProbeSettings, log: Log | None = None) 
     except QgaTimeoutError as exc:
         record.error = "%s%s" % (exc, _timeout_hint(record))
     except QgaError as exc:
-        record.error = str(exc)
+        # The client names libvirt's own socket itself; here the fix is libvirt_uris, not a channel.
+        record.error = "%s%s" % (exc, _libvirt_hint(record))
     except Exception as exc:  # pylint: disable=broad-except
         # Whatever one candidate does (libvirt oddities, a peer speaking garbage) must not end discovery.
         record.error = "%s: %s" % (type(exc).__name__, exc)
@@ -269,9 +270,15 @@ def held_by_libvirtd(record: AgentRecord) -> bool:
     return record.source == "socket" and bool(record.socket_path) and "/libvirt/" in str(record.socket_path)
 
 
-def _timeout_hint(record: AgentRecord) -> str:
+def _libvirt_hint(record: AgentRecord) -> str:
     if held_by_libvirtd(record):
         return " (libvirtd keeps this socket connected for itself: list the domain through libvirt_uris instead)"
+    return ""
+
+
+def _timeout_hint(record: AgentRecord) -> str:
+    if held_by_libvirtd(record):
+        return _libvirt_hint(record)
     if record.source == "socket":
         return " (no guest agent answers on this socket: the agent is not running in the guest, or it is busy)"
     return ""
