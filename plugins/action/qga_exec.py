@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import time
 import typing as t
 
 from ansible.errors import AnsibleActionFail
@@ -215,7 +216,7 @@ class ActionModule(QgaActionBase):
         """Run; past `timeout` kill the process group and still return what it wrote so far."""
         if not windows:
             argv = guest_exec.own_process_group(argv)
-        begun = datetime.datetime.now()
+        begun = time.monotonic()
         pid = guest_exec.start(client, argv, stdin=stdin, env=env)
         timed_out = False
         try:
@@ -224,17 +225,7 @@ class ActionModule(QgaActionBase):
             timed_out = True
             _kill_tree(client, pid, windows)
             status = guest_exec.wait(client, pid, timeout=guest_exec.KILL_REAP_TIMEOUT, kill_on_timeout=False)
-        outcome = guest_exec.ExecResult(
-            pid=pid,
-            exitcode=status.get("exitcode"),
-            signal=status.get("signal"),
-            stdout=base64.b64decode(status.get("out-data", "")),
-            stderr=base64.b64decode(status.get("err-data", "")),
-            out_truncated=bool(status.get("out-truncated")),
-            err_truncated=bool(status.get("err-truncated")),
-            duration=(datetime.datetime.now() - begun).total_seconds(),
-        )
-        return outcome, timed_out
+        return guest_exec.result_from_status(pid, status, begun), timed_out
 
     def _fill(self, outcome: guest_exec.ExecResult, args: dict[str, t.Any], result: dict[str, t.Any]) -> None:
         for name, data in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):

@@ -307,5 +307,5 @@ def test_libvirts_own_agent_sockets_are_recognised_by_path() -> None:
 ])
 def test_libvirts_agent_errors_are_typed_by_qemu_gas_exact_wording(desc: str, expected: type) -> None:
     error = command_error(_guess_error_class(desc), desc, "libvirt:qemu:///system", "guest-x")
-    assert type(error) is expected
+    assert error.__class__ is expected
     assert ("a newer qemu-guest-agent may" in str(error)) == (expected is QgaCommandNotFound)

@@ -233,7 +233,7 @@ def run(
         result = _run_spilled(client, argv, stdin, child_env, timeout, poll, capture=spill_output)
     else:
         pid = start(client, argv, stdin=stdin, env=child_env, capture=capture)
-        result = _result(pid, wait(client, pid, timeout=timeout, poll=poll), started)
+        result = result_from_status(pid, wait(client, pid, timeout=timeout, poll=poll), started)
     if not allow_truncation and (result.out_truncated or result.err_truncated):
         streams = [name for name, cut in (("stdout", result.out_truncated), ("stderr", result.err_truncated)) if cut]
         raise QgaOutputTruncated(
@@ -270,7 +270,8 @@ def _environment(
     return merged
 
 
-def _result(pid: int, status: dict[str, t.Any], started: float) -> ExecResult:
+def result_from_status(pid: int, status: dict[str, t.Any], started: float) -> ExecResult:
+    """The ExecResult of a guest-exec-status reply that says exited (`started`: time.monotonic() at the start)."""
     return ExecResult(
         pid=pid,
         exitcode=status.get("exitcode"),
@@ -318,7 +319,7 @@ def _run_spilled(
         pid = start(client, ["/bin/sh", "-c", script, base] + list(argv), env=env, capture=not capture)
         status = wait(client, pid, timeout=timeout, poll=poll)
         if not capture:
-            return _result(pid, status, started)
+            return result_from_status(pid, status, started)
         stdout = _read_spilled(client, base + ".out")
         stderr = _read_spilled(client, base + ".err")
     finally:
