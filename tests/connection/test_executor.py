@@ -21,7 +21,7 @@ import typing as t
 import uuid
 
 import pytest
-from ansible_run import AnsibleRun, failed, ok, play, run_playbook
+from ansible_run import RESET_BETWEEN_TWO_COMMANDS, AnsibleRun, failed, ok, play, run_playbook
 from executor_workers import (
     PARENT_DIR,
     process_exists,
@@ -442,15 +442,7 @@ def test_two_plays_on_one_host_at_once(host_agent: HostAgent) -> None:
 
 
 def test_reset_connection_stops_the_worker(host_agent: HostAgent) -> None:
-    tasks = """
-    - name: before
-      command: echo before
-    - name: reset
-      meta: reset_connection
-    - name: after
-      command: echo after
-"""
-    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    run = run_playbook(play(RESET_BETWEEN_TWO_COMMANDS), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
     assert run.rc == 0, run.output
     before, after = worker_pids(run)
     assert before != after

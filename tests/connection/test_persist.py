@@ -12,7 +12,7 @@ import subprocess
 import typing as t
 
 import pytest
-from ansible_run import AnsibleRun, play, run_playbook
+from ansible_run import RESET_BETWEEN_TWO_COMMANDS, AnsibleRun, play, run_playbook
 from executor_workers import wait_for
 from hostagent import HostAgent
 
@@ -80,15 +80,7 @@ def test_tasks_share_one_relay_that_outlives_the_play_and_ends_when_idle(agent: 
 
 
 def test_reset_connection_stops_the_relay_and_the_next_task_starts_a_new_one(agent: HostAgent) -> None:
-    tasks = """
-    - name: before
-      command: echo before
-    - name: reset
-      meta: reset_connection
-    - name: after
-      command: echo after
-"""
-    run = run_playbook(play(tasks), {"h": persistent_host(agent.channel)}, args=["-vvv"])
+    run = run_playbook(play(RESET_BETWEEN_TWO_COMMANDS), {"h": persistent_host(agent.channel)}, args=["-vvv"])
     assert run.rc == 0, run.output
     assert [stdout_of(run, name) for name in ("before", "after")] == ["before", "after"]
     stopped = re.findall(r"RESET stopped the channel relay \(pid (\d+)\)", run.output)

@@ -150,6 +150,16 @@ def play(*tasks: str, hosts: str = "all", gather_facts: bool = False) -> str:
     return "- hosts: %s\n  gather_facts: %s\n  tasks:\n%s" % (hosts, str(gather_facts).lower(), "".join(tasks))
 
 
+# A command, meta: reset_connection, a command (tasks "before", "reset", "after").
+RESET_BETWEEN_TWO_COMMANDS = """
+    - name: before
+      command: echo before
+    - name: reset
+      meta: reset_connection
+    - name: after
+      command: echo after
+"""
+
 # Task keywords for module_task's `extra`.
 IGNORE_ERRORS = "      ignore_errors: true\n"
 CHECK_MODE = "      check_mode: true\n"

@@ -98,4 +98,4 @@ def test_libvirts_own_agent_socket_as_a_unix_channel_names_the_libvirt_channel(l
     with pytest.raises(QgaChannelError, match="libvirt's own agent socket of domain %s" % libvirt_vm.domain) as raised:
         QgaClient("unix:" + sockets[0], connect_timeout=10).connect()
     assert "use the channel libvirt:qemu:///system" in str(raised.value)
-    assert time.monotonic() - started < 6, "libvirtd holds the socket: no need to wait the whole connect_timeout"
+    assert time.monotonic() - started < 1, "libvirtd holds the socket: recognised by its path, without a connect"

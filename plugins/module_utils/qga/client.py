@@ -63,8 +63,6 @@ NO_REPLY_PROBE_WAIT = 5.0
 LIBVIRT_AGENT_SOCKET = re.compile(
     r"^(?:unix:)?/(?:var/lib|run)/libvirt/qemu/channel/target/domain-\d+-(?P<domain>[^/]+)/org\.qemu\.guest_agent\.0$"
 )
-# How long to wait for an answer there anyway (a libvirtd that is not running does not hold it).
-LIBVIRT_SOCKET_WAIT = 2.0
 # Seconds a client keeps the channel before it hands it to a client that waits for it (between two exchanges).
 HAND_OVER_AFTER = 0.5
 # What a frozen agent still runs (qemu-ga's freeze allow-list).
@@ -163,6 +161,15 @@ class QgaClient:
             return self
 
     def _open_channel(self) -> None:
+        domain = libvirt_socket_domain(self.channel)
+        if domain is not None:
+            # libvirtd keeps it connected and QEMU serves one client: a connect would only wait in its backlog.
+            raise QgaChannelError(
+                "this is libvirt's own agent socket of domain %s, which libvirtd holds (QEMU serves one client at a "
+                "time); use the channel libvirt:qemu:///system with domain %s (ansible_qga_domain; the inventory "
+                "hostname by default)" % (domain, domain),
+                channel=self.channel,
+            )
         self._lock.acquire(self.lock_timeout)
         try:
             relayed = None if self._given_transport else self._relay_socket()
@@ -176,11 +183,7 @@ class QgaClient:
             self._buffer.clear()
             self._scan_from = 0
             if isinstance(self._transport, StreamTransport):
-                # libvirtd holds its domains' agent sockets: no need to wait the whole connect_timeout there.
-                wait = self.connect_timeout
-                if libvirt_socket_domain(self.channel) is not None:
-                    wait = min(wait, LIBVIRT_SOCKET_WAIT)
-                self._sync(wait)
+                self._sync(self.connect_timeout)
         except BaseException:
             self.close()
             raise
@@ -462,14 +465,6 @@ class QgaClient:
                 self._skip_to_sentinel(deadline, timeout)
                 reply = self._next_message(deadline, timeout)
             except QgaTimeoutError:
-                domain = libvirt_socket_domain(self.channel)
-                if domain is not None:
-                    raise QgaChannelError(
-                        "no answer within %.1f s: this is libvirt's own agent socket of domain %s, which libvirtd "
-                        "holds (QEMU serves one client at a time); use the channel libvirt:qemu:///system with "
-                        "domain %s (ansible_qga_domain; the inventory hostname by default)" % (timeout, domain, domain),
-                        channel=self.channel,
-                    ) from None
                 raise QgaTimeoutError(
                     "the agent did not answer guest-sync-delimited within %.1f s (connect_timeout; "
                     "ansible_qga_connect_timeout sets it). Is qemu-guest-agent running in the guest? Does another "
