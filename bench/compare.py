@@ -46,6 +46,7 @@ from raw_channel import measure_ceiling
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 PEER_VENV = os.path.join(BENCH_DIR, ".venv-peer")
 GUEST_PYTHON = "/usr/bin/python3"
@@ -145,7 +146,7 @@ class Guest:
 
     def client(self) -> QgaClient:
         """A fresh client; closed by the caller's `with`."""
-        return QgaClient(self.channel, domain=self.domain, timeout=300)
+        return shared_client(self.channel, domain=self.domain, timeout=300)
 
     def run(self, argv: t.Sequence[str], stdin: bytes | None = None) -> str:
         """Run a command in the guest; its stdout; raise when it fails."""

@@ -30,7 +30,7 @@ from _common import MiB, command_play, transfer_seconds
 from ansible_run import _bin, ansible_env, write_inventory
 from raw_channel import measure_ceiling
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 TEN_TASKS = command_play(10)
 TRANSFER = """- hosts: all
@@ -98,7 +98,7 @@ def bench_transfer(channel_vars: dict[str, t.Any], client_channel: str, size_mib
             assert hashlib.sha256(handle.read()).digest() == hashlib.sha256(payload).digest(), "fetch differs"
     put_s = _logged_seconds(output, "PUT", size_mib)
     fetch_s = _logged_seconds(output, "FETCH", size_mib)
-    with QgaClient(client_channel, timeout=300) as client:
+    with shared_client(client_channel, timeout=300) as client:
         raw = raw_read = measure_ceiling(client, guest_dir + "/bench-raw.bin", payload, 1 * MiB, 4 * MiB, "raw")
         client.execute("guest-exec", {"path": "rm", "arg": ["-f", guest_dir + "/bench-raw.bin"]})
     put_rate, fetch_rate = size_mib / put_s, size_mib / fetch_s

@@ -34,6 +34,7 @@ add_to_sys_path()
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec  # noqa: E402
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient  # noqa: E402
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client  # noqa: E402
 
 MiB = 1024 * 1024
 DEFAULT_CHUNKS_KIB = (64, 256, 1024, 4096, 16384)
@@ -129,19 +130,19 @@ def run_target(target: str, args: argparse.Namespace) -> list[Row]:
     if target == "host":
         from hostagent import HostAgent
 
-        with HostAgent() as agent, QgaClient(agent.channel, timeout=300) as client:
+        with HostAgent() as agent, shared_client(agent.channel, timeout=300) as client:
             path = os.path.join(agent.run_dir, "bench.bin")
             return bench_client(client, "host", path, args.size_mib, args.chunks_kib, args.pings)
     if target == "vm":
         from testvm import TestVM
 
-        with TestVM() as vm, QgaClient("unix:%s" % vm.agent_socket, timeout=300) as client:
+        with TestVM() as vm, shared_client("unix:%s" % vm.agent_socket, timeout=300) as client:
             return bench_client(client, "vm", "/tmp/bench.bin", args.vm_size_mib, args.chunks_kib, args.pings)
     if target == "libvirt":
         from libvirt_vm import LibvirtTestVM
 
         with LibvirtTestVM(stop_daemons=True) as vm, \
-                QgaClient("libvirt:" + vm.uri, domain=vm.domain, timeout=300) as client:
+                shared_client("libvirt:" + vm.uri, domain=vm.domain, timeout=300) as client:
             return bench_client(client, "libvirt", "/tmp/bench.bin", args.vm_size_mib, args.chunks_kib, args.pings)
     raise SystemExit("unknown target %r" % target)
 
@@ -162,7 +163,7 @@ def main(argv: t.Sequence[str]) -> int:
     print_header()
     rows: list[Row] = []
     if args.channel:
-        with QgaClient(args.channel, domain=args.domain, timeout=300) as client:
+        with shared_client(args.channel, domain=args.domain, timeout=300) as client:
             rows += bench_client(client, "channel", args.path, args.size_mib, args.chunks_kib, args.pings)
     else:
         for target in args.targets.split(","):

@@ -59,9 +59,9 @@ def fresh_host_agent() -> t.Iterator[HostAgent]:
 @pytest.fixture
 def client(host_agent: HostAgent) -> t.Iterator[t.Any]:
     """A connected client on the host agent's unix socket."""
-    from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+    from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
-    with QgaClient(host_agent.channel, timeout=30) as qga:
+    with shared_client(host_agent.channel, timeout=30) as qga:
         yield qga
 
 
@@ -193,9 +193,9 @@ def test_vm(vm_pool: VmPool) -> t.Any:
 @pytest.fixture
 def vm_client(test_vm: t.Any) -> t.Iterator[t.Any]:
     """A connected client on the test VM's agent."""
-    from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+    from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
-    with QgaClient("unix:%s" % test_vm.agent_socket, timeout=60) as qga:
+    with shared_client("unix:%s" % test_vm.agent_socket, timeout=60) as qga:
         yield qga
 
 

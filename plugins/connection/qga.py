@@ -334,10 +334,10 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix, relay
+from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError, QgaUserError
-from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, shell_ops
+from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, relay, shell_ops
 from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
     PersistentExecutor,
@@ -654,9 +654,7 @@ class Connection(ConnectionBase):
             self._connect()
         if self._client is None:
             raise AssertionError("self._client is not None")
-        if "exec_checked" not in self._client.probe_cache:
-            self._call(self._client.require, *EXEC_COMMANDS)
-            self._client.probe_cache["exec_checked"] = True
+        self._call(self._client.require, *EXEC_COMMANDS)  # guest-info once per connection, then the guest record
         return self._client
 
     def _effective_user(self) -> posix.GuestUser:

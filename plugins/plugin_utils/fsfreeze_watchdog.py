@@ -32,9 +32,10 @@ import time
 import traceback
 import typing as t
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.channel_lock import ChannelLock, channel_identity
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_lock import ChannelLock, channel_identity
 
 MARKER = "vmguest-qga-fsfreeze-watchdog"
 STATE_SUFFIX = ".fsfreeze.json"
@@ -336,7 +337,7 @@ def watch(config: dict[str, t.Any], state: FreezeState) -> int:
 
 
 def _thaw_if_frozen(config: dict[str, t.Any], state: FreezeState, token: str) -> int:
-    client = QgaClient(
+    client = shared_client(
         config["channel"],
         domain=config.get("domain"),
         timeout=float(config.get("timeout") or 30.0),

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaTimeoutError
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 AGENT_PORT_NAME = "org.qemu.guest_agent.0"
 LIBVIRT_CHANNEL_GLOB = "/var/lib/libvirt/qemu/channel/target/*/" + AGENT_PORT_NAME
@@ -229,7 +230,7 @@ def probe(record: AgentRecord, settings: ProbeSettings, log: Log | None = None) 
     """Ask one agent who it is; never raises for agent trouble: the record's error says what went wrong."""
     record.error = None
     try:
-        with QgaClient(
+        with shared_client(
             record.channel,
             domain=record.vm_name if record.source == "libvirt" else None,
             timeout=settings.timeout_s,

@@ -18,6 +18,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaTimeoutError,
     QgaUnsupportedError,
 )
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 GetOption = t.Callable[[str], t.Any]
 
@@ -35,7 +36,7 @@ def client_from_options(
     if not channel:
         raise AnsibleConnectionFailure("no guest agent channel for %s: %s" % (host, CHANNEL_HELP))
     try:
-        return QgaClient(
+        return shared_client(
             channel,
             domain=get_option("domain") or None,
             timeout=float(get_option("rpc_timeout")),

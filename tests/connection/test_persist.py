@@ -16,9 +16,9 @@ from ansible_run import RESET_BETWEEN_TWO_COMMANDS, AnsibleRun, play, run_playbo
 from executor_workers import wait_for
 from hostagent import HostAgent
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga import relay
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaChannelError
+from ansible_collections.vmguest.qga.plugins.plugin_utils import relay
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 COMMANDS = """
     - name: first
@@ -71,11 +71,11 @@ def test_tasks_share_one_relay_that_outlives_the_play_and_ends_when_idle(agent: 
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     assert oct(os.stat(os.path.dirname(path)).st_mode & 0o777) == "0o700"
     # Any client of the channel goes through the running relay: the agent has one client slot.
-    with QgaClient(agent.channel, connect_timeout=5) as client:
+    with shared_client(agent.channel, connect_timeout=5) as client:
         assert client.execute("guest-ping") == {}
     assert wait_for(lambda: not relay_pids(agent.channel), 15), "the relay did not end after 3 s idle"
     assert not os.path.exists(path)
-    with QgaClient(agent.channel, connect_timeout=5) as client:  # straight to the agent again
+    with shared_client(agent.channel, connect_timeout=5) as client:  # straight to the agent again
         assert client.execute("guest-ping") == {}
 
 
@@ -102,7 +102,7 @@ def test_agent_restarted_between_plays_ends_the_relay_and_the_next_play_works(ag
 
 
 def test_agent_killed_while_relayed_is_a_clear_channel_error(agent: HostAgent) -> None:
-    with QgaClient(agent.channel, connect_timeout=5, persist=30) as client:
+    with shared_client(agent.channel, connect_timeout=5, persist=30) as client:
         assert client.execute("guest-ping") == {}
         agent.kill()
         with pytest.raises(QgaChannelError, match="agent or the VM went away|channel closed"):

@@ -28,6 +28,7 @@ from testvm import _qmp_command
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import guest_exec
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaCommandError, QgaError, QgaRequestLost
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 pytestmark = pytest.mark.fault
 
@@ -36,7 +37,7 @@ AUTO_THAW_S = 25
 
 def agent_answers(channel: str) -> bool:
     try:
-        with QgaClient(channel, timeout=3, connect_timeout=3) as client:
+        with shared_client(channel, timeout=3, connect_timeout=3) as client:
             client.execute("guest-ping")
             return True
     except QgaError:
@@ -44,7 +45,7 @@ def agent_answers(channel: str) -> bool:
 
 
 def guest_file_exists(channel: str, path: str) -> bool:
-    with QgaClient(channel, timeout=60) as client:
+    with shared_client(channel, timeout=60) as client:
         return guest_exec.run(client, ["/bin/test", "-e", path]).rc == 0
 
 
@@ -167,7 +168,7 @@ def test_a_stalled_agents_late_refusal_of_a_no_reply_command_is_still_the_error(
 
     outcome: list[object] = []
     # The second wait keeps its default: the resumed guest must answer within it.
-    with QgaClient(channel, timeout=60, log=log, no_reply_sync_wait=PAUSED_SYNC_WAIT) as client:
+    with shared_client(channel, timeout=60, log=log, no_reply_sync_wait=PAUSED_SYNC_WAIT) as client:
         client.ping()
         # A paused VM is an agent that cannot answer: the command and its guest-sync wait in the channel.
         _qmp_command(test_vm.qmp_socket, "stop")
@@ -191,7 +192,7 @@ def test_an_agent_restarted_after_a_no_reply_command_is_a_lost_request_not_succe
     # and its guest-sync sent at 5, killed at 8, the second guest-sync at 5 + RESTART_SYNC_WAIT = 11:
     # after the kill, so only the respawned agent sees it (it has the default wait to answer).
     stop_then_kill = "sleep 1; p=$(pidof qemu-ga); kill -STOP $p; sleep 7; kill -KILL $p"
-    with QgaClient(channel, timeout=60, no_reply_sync_wait=RESTART_SYNC_WAIT) as client:
+    with shared_client(channel, timeout=60, no_reply_sync_wait=RESTART_SYNC_WAIT) as client:
         guest_exec.run(client, ["/bin/sh", "-c", "setsid sh -c '%s' </dev/null >/dev/null 2>&1 &" % stop_then_kill])
         time.sleep(5)
         outcome = _outcome(client, "guest-suspend-hybrid")

@@ -29,7 +29,7 @@ CONNECTION_MODES: dict[str, dict[str, str]] = {
     "executor": {"VMGUEST_QGA_EXECUTOR": "persistent", "VMGUEST_QGA_EXECUTOR_IDLE_TIMEOUT": "60"},
 }
 # The relay is started as `python -c 'from ...relay import main; ...' CHANNEL SOCKET IDLE`.
-RELAY_PATTERN = "qga.relay import main"
+RELAY_PATTERN = "plugin_utils.relay import main"
 
 
 def relay_processes() -> set[int]:

@@ -14,7 +14,7 @@ import typing as t
 from testvm import _qmp_command
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 from ansible_collections.vmguest.qga.plugins.plugin_utils.passwd_crypt import shadow_field
 
 TIMEOUT = 120.0
@@ -23,13 +23,13 @@ TIMEOUT = 120.0
 def agent(channel: str, command: str, arguments: dict[str, t.Any] | None = None, domain: str | None = None,
           timeout: float = TIMEOUT) -> t.Any:
     """The reply to one agent command."""
-    with QgaClient(channel, domain=domain, timeout=timeout) as client:
+    with shared_client(channel, domain=domain, timeout=timeout) as client:
         return client.execute(command, arguments)
 
 
 def guest_sh(channel: str, script: str, domain: str | None = None, timeout: float = TIMEOUT) -> str:
     """Run `sh -c script` in the guest; return stdout, fail the test on a non-zero exit."""
-    with QgaClient(channel, domain=domain, timeout=timeout) as client:
+    with shared_client(channel, domain=domain, timeout=timeout) as client:
         result = guest_exec.run(client, ["/bin/sh", "-c", script], timeout=timeout)
     assert result.rc == 0, "%s: rc %s: %s" % (script, result.rc, result.stderr.decode(errors="replace"))
     return result.stdout.decode()
@@ -37,7 +37,7 @@ def guest_sh(channel: str, script: str, domain: str | None = None, timeout: floa
 
 def guest_read(channel: str, path: str) -> bytes:
     """The content of a guest file."""
-    with QgaClient(channel, timeout=TIMEOUT) as client:
+    with shared_client(channel, timeout=TIMEOUT) as client:
         return files.read_bytes(client, path)
 
 

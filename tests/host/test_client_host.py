@@ -32,6 +32,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaOutputTruncated,
 )
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import LIBVIRT_LIMITS
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 # Commands that only read: run every one of them against the real agent.
 READ_ONLY = {
@@ -131,7 +132,7 @@ def test_every_stream_transport_reaches_the_real_agent(host_agent: HostAgent, ki
         "serial": "serial:" + host_agent.serial_path,
         "exec": "exec:socat - UNIX-CONNECT:" + host_agent.socket_path,
     }[kind]
-    with QgaClient(channel, timeout=10) as qga:
+    with shared_client(channel, timeout=10) as qga:
         qga.ping()
         assert qga.info().enabled("guest-exec")
         result = guest_exec.run(qga, ["/bin/echo", kind])
@@ -141,7 +142,7 @@ def test_every_stream_transport_reaches_the_real_agent(host_agent: HostAgent, ki
 @pytest.mark.fault
 def test_serial_channel_survives_the_stray_sentinel_error_and_reconnects(host_agent: HostAgent) -> None:
     for _i in range(3):
-        with QgaClient("serial:" + host_agent.serial_path, timeout=10) as qga:
+        with shared_client("serial:" + host_agent.serial_path, timeout=10) as qga:
             assert qga.execute("guest-sync", {"id": 7}) == 7
 
 
@@ -157,26 +158,26 @@ def test_stale_replies_left_by_a_previous_client_are_skipped(host_agent: HostAge
     previous.write(b'{"execute": "guest-ping"')  # and half a request
     time.sleep(0.3)
     previous.close()
-    with QgaClient("serial:" + host_agent.serial_path, timeout=10) as qga:
+    with shared_client("serial:" + host_agent.serial_path, timeout=10) as qga:
         assert qga.execute("guest-sync", {"id": 99}) == 99
         assert "version" in qga.execute("guest-info")
 
 
 @pytest.mark.fault
 def test_a_client_closing_with_unread_replies_does_not_take_the_agent_down(fresh_host_agent: HostAgent) -> None:
-    qga = QgaClient(fresh_host_agent.channel).connect()
+    qga = shared_client(fresh_host_agent.channel).connect()
     qga._transport.send(b'{"execute": "guest-get-osinfo"}\n' * 3, 5)  # replies never read by the client
     time.sleep(0.3)
     qga.close()
     time.sleep(0.3)
-    with QgaClient(fresh_host_agent.channel, timeout=10) as again:
+    with shared_client(fresh_host_agent.channel, timeout=10) as again:
         assert again.execute("guest-sync", {"id": 3}) == 3
 
 
 @pytest.mark.fault
 def test_missing_socket_error_says_what_to_check(tmp_path: os.PathLike[str]) -> None:
     with pytest.raises(QgaChannelError, match="no such socket.*org.qemu.guest_agent.0"):
-        QgaClient("unix:%s/none.sock" % tmp_path, connect_timeout=2).connect()
+        shared_client("unix:%s/none.sock" % tmp_path, connect_timeout=2).connect()
 
 
 @pytest.mark.fault
@@ -185,21 +186,21 @@ def test_a_regular_file_as_the_socket_is_named_as_such(tmp_path: os.PathLike[str
     with open(path, "w") as handle:
         handle.write("not a socket\n")
     with pytest.raises(QgaChannelError, match="is no socket but a regular file or directory") as raised:
-        QgaClient("unix:%s" % path, connect_timeout=2).connect()
+        shared_client("unix:%s" % path, connect_timeout=2).connect()
     assert "VM or the agent chardev is gone" not in str(raised.value)
 
 
 @pytest.mark.fault
 def test_exec_channel_that_fails_reports_its_exit_and_stderr() -> None:
     with pytest.raises(QgaChannelError, match="exited with status 1.*No such file"):
-        QgaClient("exec:socat - UNIX-CONNECT:/nonexistent/qga.sock", connect_timeout=5).connect()
+        shared_client("exec:socat - UNIX-CONNECT:/nonexistent/qga.sock", connect_timeout=5).connect()
 
 
 @pytest.mark.fault
 def test_the_agent_killed_mid_command_is_a_channel_error_and_a_restart_recovers(
     fresh_host_agent: HostAgent,
 ) -> None:
-    qga = QgaClient(fresh_host_agent.channel, timeout=10).connect()
+    qga = shared_client(fresh_host_agent.channel, timeout=10).connect()
     pid = guest_exec.start(qga, ["/bin/sleep", "30"], env=guest_exec.default_environment())
     fresh_host_agent.kill()
     with pytest.raises(QgaChannelError, match="agent"):
@@ -217,8 +218,8 @@ LOCK_HOLDER = textwrap.dedent(
     """
     import sys, time
     sys.path[:0] = %r
-    from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
-    with QgaClient(%r) as qga:
+    from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
+    with shared_client(%r) as qga:
         qga.ping()
         print("locked", flush=True)
         time.sleep(float(sys.argv[1]))
@@ -243,7 +244,7 @@ def _hold_channel(channel: str, seconds: float) -> subprocess.Popen[str]:
 def test_a_second_process_on_the_channel_waits_for_the_lock(fresh_host_agent: HostAgent) -> None:
     holder = _hold_channel(fresh_host_agent.channel, 1.0)
     started = time.monotonic()
-    with QgaClient(fresh_host_agent.channel, lock_timeout=30) as qga:
+    with shared_client(fresh_host_agent.channel, lock_timeout=30) as qga:
         waited = time.monotonic() - started
         qga.ping()
     holder.wait()
@@ -256,7 +257,7 @@ def test_lock_wait_is_bounded_with_a_clear_error(fresh_host_agent: HostAgent) ->
     try:
         with pytest.raises(QgaLockTimeout, match=r"another client \(pid %d\).*\(lock_timeout; ansible_qga_lock_timeout"
                            % holder.pid):
-            QgaClient(fresh_host_agent.channel, lock_timeout=0.5).connect()
+            shared_client(fresh_host_agent.channel, lock_timeout=0.5).connect()
     finally:
         holder.kill()
         holder.wait()
@@ -325,7 +326,7 @@ def test_exec_on_a_small_reply_transport_spills_output_to_guest_files(
 ) -> None:
     # The libvirt transport's limits on a direct channel: same code path as libvirt, real agent.
     own_spill_dir(monkeypatch)
-    with QgaClient(host_agent.channel) as qga:
+    with shared_client(host_agent.channel) as qga:
         qga._transport.limits = LIBVIRT_LIMITS
         assert not qga.limits.exec_capture_fits
         script = (
@@ -343,7 +344,7 @@ def test_exec_on_a_small_reply_transport_spills_output_to_guest_files(
     assert any(name.endswith(".done") for name in spilled) and not any(spilled.values()), spilled
     assert oct(os.stat(guest_exec.SPILL_DIR).st_mode & 0o777) == "0o700"
     # ... and a later spilled run's shell removes them, once SPILL_BATCH runs are done (an rm each).
-    with QgaClient(host_agent.channel) as qga:
+    with shared_client(host_agent.channel) as qga:
         qga._transport.limits = LIBVIRT_LIMITS
         for _run in range(guest_exec.SPILL_BATCH - 1):
             assert guest_exec.run(qga, ["/bin/echo", "next"]).stdout == b"next\n"
@@ -372,7 +373,7 @@ def test_large_stdin_a_command_does_not_read_leaves_the_agent_no_pipe_to_spin_on
     # qemu-ga 7.2 keeps the stdin pipe of a child that exited before reading all of its input-data
     # and polls it at full speed from then on. Above 60 KiB stdin goes through a private file instead.
     own_spill_dir(monkeypatch)
-    with HostAgent() as agent, QgaClient(agent.channel) as qga:
+    with HostAgent() as agent, shared_client(agent.channel) as qga:
         for argv in (["/bin/true"], ["/bin/sh", "-c", "exit 127"], ["/bin/sh", "-c", "head -c 10 >/dev/null"]):
             result = guest_exec.run(qga, argv, stdin=b"x" * (1 << 20))
             assert result.exitcode in (0, 127)
@@ -456,7 +457,7 @@ def test_transfer_handles_are_closed_after_a_failure(
 
 
 def test_limits_follow_the_transport() -> None:
-    direct = QgaClient("unix:/nonexistent").limits
+    direct = shared_client("unix:/nonexistent").limits
     assert direct.max_read_chunk == 48 * 1024 * 1024 and direct.exec_capture_fits
     assert LIBVIRT_LIMITS.max_write_chunk * 4 // 3 + 1024 <= 200 * 1000
     assert LIBVIRT_LIMITS.max_read_chunk * 4 // 3 <= 4 * 1024 * 1024

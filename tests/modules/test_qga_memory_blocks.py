@@ -16,7 +16,7 @@ import pytest
 from ansible_run import CHECK_MODE, IGNORE_ERRORS, failed, play, qga_host, result_of, run_playbook, tasks_of, vm_channel
 from hostagent import HostAgent
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 task = tasks_of("vmguest.qga.qga_memory_blocks")
 
@@ -24,7 +24,7 @@ REFUSED = 7  # a block the test VM's kernel refuses to take offline (EINVAL: it 
 
 
 def blocks(channel: str) -> dict[int, bool]:
-    with QgaClient(channel, timeout=60) as client:
+    with shared_client(channel, timeout=60) as client:
         return {block["phys-index"]: block["online"] for block in client.execute("guest-get-memory-blocks")}
 
 
@@ -40,7 +40,7 @@ def vm(test_vm: t.Any) -> t.Iterator[str]:
     def all_online() -> None:
         down = offline(channel)
         if down:
-            with QgaClient(channel, timeout=120) as client:
+            with shared_client(channel, timeout=120) as client:
                 client.execute("guest-set-memory-blocks",
                                {"mem-blks": [{"phys-index": index, "online": True} for index in down]})
 
@@ -54,7 +54,7 @@ def vm(test_vm: t.Any) -> t.Iterator[str]:
 @pytest.fixture
 def movable(vm: str) -> int:
     """A block the kernel takes offline right now (EBUSY moves around as the guest allocates memory)."""
-    with QgaClient(vm, timeout=120) as client:
+    with shared_client(vm, timeout=120) as client:
         for index in (3, 4, 5, 6, 2, 1):
             reply = client.execute("guest-set-memory-blocks", {"mem-blks": [{"phys-index": index, "online": False}]})
             if reply and reply[0].get("response") == "success":

@@ -19,7 +19,7 @@ from ansible_run import CHECK_MODE, IGNORE_ERRORS, play, qga_host, result_of, ru
 from hostagent import HostAgent
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 task = tasks_of("vmguest.qga.qga_shutdown")
 
@@ -31,7 +31,7 @@ def libvirt_host(libvirt_vm: t.Any) -> dict[str, t.Any]:
 
 
 def boot_id(channel: str, domain: str | None = None) -> str:
-    with QgaClient(channel, domain=domain, timeout=60) as client:
+    with shared_client(channel, domain=domain, timeout=60) as client:
         return files.read_bytes(client, BOOT_ID, max_bytes=4096).decode().strip()
 
 

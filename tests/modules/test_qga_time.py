@@ -12,7 +12,7 @@ import pytest
 from ansible_run import CHECK_MODE, IGNORE_ERRORS, play, qga_host, result_of, run_playbook, tasks_of, vm_channel
 from hostagent import HostAgent
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 task = tasks_of("vmguest.qga.qga_time")
 
@@ -20,14 +20,14 @@ NS = 1_000_000_000
 
 
 def drift(channel: str) -> float:
-    with QgaClient(channel, timeout=60) as client:
+    with shared_client(channel, timeout=60) as client:
         before = time.time_ns()
         guest = int(client.execute("guest-get-time"))
         return (guest - (before + time.time_ns()) // 2) / NS
 
 
 def set_guest_time(channel: str, ns: int) -> None:
-    with QgaClient(channel, timeout=60) as client:
+    with shared_client(channel, timeout=60) as client:
         client.execute("guest-set-time", {"time": ns})
 
 

@@ -11,13 +11,13 @@ import pytest
 from ansible_run import CHECK_MODE, IGNORE_ERRORS, failed, play, qga_host, result_of, run_playbook, tasks_of, vm_channel
 from hostagent import HostAgent
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 task = tasks_of("vmguest.qga.qga_vcpus")
 
 
 def vcpus(channel: str) -> dict[int, dict[str, t.Any]]:
-    with QgaClient(channel, timeout=60) as client:
+    with shared_client(channel, timeout=60) as client:
         return {cpu["logical-id"]: cpu for cpu in client.execute("guest-get-vcpus")}
 
 
@@ -33,7 +33,7 @@ def vm(test_vm: t.Any) -> t.Iterator[str]:
     def all_online() -> None:
         offline = [cpu_id for cpu_id, cpu in vcpus(channel).items() if not cpu["online"]]
         if offline:
-            with QgaClient(channel, timeout=60) as client:
+            with shared_client(channel, timeout=60) as client:
                 client.execute("guest-set-vcpus", {"vcpus": [{"logical-id": i, "online": True} for i in offline]})
 
     all_online()

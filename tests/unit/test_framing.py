@@ -17,11 +17,12 @@ import typing as t
 
 import pytest
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import (
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.channel import (
     NO_REPLY_PROBE_WAIT,
     NO_REPLY_SYNC_WAIT,
-    QgaClient,
+    ChannelState,
 )
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import ChannelAccess, ClientState, QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaArgumentError,
     QgaChannelError,
@@ -93,7 +94,10 @@ class ScriptedAgent:
                     if isinstance(piece, float):
                         time.sleep(piece)
                     else:
-                        self.agent_end.sendall(piece)
+                        try:
+                            self.agent_end.sendall(piece)
+                        except OSError:
+                            return  # the client (or the test, as the agent going away) closed the pair
 
     def close(self) -> None:
         self.agent_end.close()
@@ -205,6 +209,43 @@ def test_the_agent_going_away_is_a_channel_error() -> None:
     with pytest.raises(QgaChannelError, match="the channel closed"):
         qga.execute("guest-ping", timeout=5)
     assert not qga.connected
+
+
+class RecordingAccess(ChannelAccess):
+    """Counts how often the client takes and gives back the channel."""
+
+    def __init__(self) -> None:
+        self.held = 0
+
+    def acquire(self) -> None:
+        self.held += 1
+
+    def release(self) -> None:
+        self.held = max(0, self.held - 1)
+
+
+def test_the_states_follow_the_stream_and_a_lost_channel_is_given_back() -> None:
+    def handler(request: dict) -> list[bytes | float]:
+        if request["execute"] == "guest-get-time":
+            return [0.3, reply(1)]
+        if request["execute"] == "guest-shutdown":
+            agent.close()
+            return []
+        return [reply({})]
+
+    agent = ScriptedAgent(handler)
+    access = RecordingAccess()
+    qga = agent.client(access=access)
+    assert (qga.state, qga._channel.state, access.held) == (ClientState.DISCONNECTED, ChannelState.CLOSED, 0)
+    qga.connect()
+    assert (qga.state, qga._channel.state, access.held) == (ClientState.CONNECTED, ChannelState.IN_SYNC, 1)
+    with pytest.raises(QgaTimeoutError):
+        qga.execute("guest-get-time", timeout=0.1)
+    assert qga._channel.state is ChannelState.OUT_OF_SYNC  # a late reply may still come: resync first
+    time.sleep(0.4)
+    assert qga.execute("guest-ping") == {} and qga._channel.state is ChannelState.IN_SYNC
+    assert qga.execute("guest-shutdown") is None  # the agent went away with the guest: no error, by design
+    assert (qga.state, qga._channel.state, access.held) == (ClientState.DISCONNECTED, ChannelState.CLOSED, 0)
 
 
 def test_bad_arguments_are_refused_before_anything_is_sent() -> None:

@@ -21,6 +21,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaChannelError,
     QgaFrozenError,
 )
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 DATA_MOUNT = "/run/data"
 
@@ -112,7 +113,7 @@ def test_replies_queued_in_the_vm_for_a_departed_client_are_skipped(test_vm: t.A
     raw.sendall(b'{"execute": "guest-get-osinfo"}\n{"execute": "guest-info"}\n{"execute": "guest-ping"')
     time.sleep(0.5)
     raw.close()
-    with QgaClient("unix:%s" % test_vm.agent_socket, timeout=30) as qga:
+    with shared_client("unix:%s" % test_vm.agent_socket, timeout=30) as qga:
         assert qga.execute("guest-sync", {"id": 31337}) == 31337
         assert qga.execute("guest-get-host-name")["host-name"]
 
@@ -132,4 +133,4 @@ def test_the_vms_qmp_socket_is_named_as_the_wrong_socket(test_vm: t.Any) -> None
     """A channel pointed at the monitor socket: QEMU greets with {"QMP": ...}. Before, the client waited out
     its guest-sync timeout and blamed the agent (a QgaTimeoutError, not this channel error)."""
     with pytest.raises(QgaChannelError, match=r"this is a QEMU monitor \(QMP\) socket, not the guest agent's"):
-        QgaClient("unix:%s" % test_vm.qmp_socket, timeout=10).connect()
+        shared_client("unix:%s" % test_vm.qmp_socket, timeout=10).connect()

@@ -19,11 +19,12 @@ import pytest
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaChannelError, QgaFileError
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 
 @pytest.fixture
 def libvirt_client(libvirt_vm: t.Any) -> t.Iterator[QgaClient]:
-    with QgaClient("libvirt:" + libvirt_vm.uri, domain=libvirt_vm.domain, timeout=60) as qga:
+    with shared_client("libvirt:" + libvirt_vm.uri, domain=libvirt_vm.domain, timeout=60) as qga:
         yield qga
 
 
@@ -69,7 +70,7 @@ def test_agent_errors_through_libvirt_are_typed(libvirt_client: QgaClient) -> No
 @pytest.mark.fault
 def test_unknown_domain_is_a_clear_error_naming_the_fix(libvirt_vm: t.Any) -> None:
     with pytest.raises(QgaChannelError, match="no-such-domain") as raised:
-        QgaClient("libvirt:" + libvirt_vm.uri, domain="no-such-domain").connect()
+        shared_client("libvirt:" + libvirt_vm.uri, domain="no-such-domain").connect()
     assert "the domain is the inventory hostname unless ansible_qga_domain" in str(raised.value)
     assert "virsh -c %s list --all" % libvirt_vm.uri in str(raised.value)
 
@@ -84,7 +85,7 @@ def test_a_shut_off_domain_is_a_channel_error_saying_so(libvirt_vm: t.Any, tmp_p
     subprocess.run(["virsh", "-c", libvirt_vm.uri, "define", str(xml)], check=True, capture_output=True)
     try:
         with pytest.raises(QgaChannelError, match="domain '%s' is not running" % name) as raised:
-            QgaClient("libvirt:" + libvirt_vm.uri, domain=name).connect()
+            shared_client("libvirt:" + libvirt_vm.uri, domain=name).connect()
         assert "virsh -c %s start %s" % (libvirt_vm.uri, name) in str(raised.value)
     finally:
         subprocess.run(["virsh", "-c", libvirt_vm.uri, "undefine", name], check=False, capture_output=True)
@@ -96,6 +97,6 @@ def test_libvirts_own_agent_socket_as_a_unix_channel_names_the_libvirt_channel(l
     assert len(sockets) == 1, sockets
     started = time.monotonic()
     with pytest.raises(QgaChannelError, match="libvirt's own agent socket of domain %s" % libvirt_vm.domain) as raised:
-        QgaClient("unix:" + sockets[0], connect_timeout=10).connect()
+        shared_client("unix:" + sockets[0], connect_timeout=10).connect()
     assert "use the channel libvirt:qemu:///system" in str(raised.value)
     assert time.monotonic() - started < 1, "libvirtd holds the socket: recognised by its path, without a connect"

@@ -108,15 +108,14 @@ def default_environment(home: str = "/root", user: str = "root", lang: str = "C.
 
 def guest_is_windows(client: QgaClient) -> bool:
     """Whether the guest runs Windows (guest-get-osinfo), cached on the client."""
-    cache = client.probe_cache
-    if "windows" not in cache:
+    if client.guest.windows is None:
         try:
             osinfo = client.execute("guest-get-osinfo")
-            cache["windows"] = osinfo.get("id") == "mswindows"
+            client.guest.windows = osinfo.get("id") == "mswindows"
         except QgaCommandError:
             # Agents before 2.10 lack guest-get-osinfo; those are POSIX agents far more often.
-            cache["windows"] = False
-    return bool(cache["windows"])
+            client.guest.windows = False
+    return client.guest.windows
 
 
 def start(

@@ -48,8 +48,8 @@ ROOT = GuestUser(name="root", uid=0, gid=0, home="/root", shell="/bin/sh")  # no
 
 def lookup_user(client: QgaClient, name: str) -> GuestUser:
     """The guest's passwd entry for `name` (getent, so NSS users count), cached on the client."""
-    cache = client.probe_cache.setdefault("users", {})
-    if name not in cache:
+    known = client.guest.users
+    if name not in known:
         result = run(client, ["getent", "passwd", name], timeout=60)
         if result.rc == 2 or not result.stdout.strip():
             raise QgaUserError("the guest has no user %r (getent passwd found nothing)" % name, channel=client.channel)
@@ -59,8 +59,8 @@ def lookup_user(client: QgaClient, name: str) -> GuestUser:
                 % (name, result.rc, result.stderr.decode("utf-8", "replace").strip()),
                 channel=client.channel,
             )
-        cache[name] = parse_passwd_line(result.stdout.decode("utf-8", "replace").splitlines()[0])
-    return t.cast(GuestUser, cache[name])
+        known[name] = parse_passwd_line(result.stdout.decode("utf-8", "replace").splitlines()[0])
+    return known[name]
 
 
 def parse_passwd_line(line: str) -> GuestUser:

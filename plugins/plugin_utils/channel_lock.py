@@ -18,7 +18,7 @@ import hashlib
 import os
 import time
 
-from .errors import QgaChannelError, QgaLockTimeout
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaChannelError, QgaLockTimeout
 
 
 def lock_dir() -> str:

@@ -10,12 +10,12 @@ test VM); an exec:ssh channel pays an ssh login per task. The relay is a small d
 process that holds the upstream channel open and passes bytes between it and one local
 client at a time, on a unix socket in the lock directory (0700, socket 0600). Clients still
 take the channel lock and resync on every connect, so a relay is transparent to them; every
-QgaClient uses a running relay for its channel, whether or not it asked for one, because
+controller client (SharedChannelAccess) uses a running relay for its channel, whether or not it asked for one, because
 the relay holds the agent's only client slot. The relay exits when the upstream closes
 (agent or VM gone: its client sees the channel close) and after `idle` seconds without a client.
 
-Started by QgaClient(persist=SECONDS); run as
-``python -c 'from ...relay import main; raise SystemExit(main())' CHANNEL SOCKET IDLE``.
+Started by SharedChannelAccess(persist=SECONDS) (channel_access.py); run as
+``python -c 'from ...plugin_utils.relay import main; raise SystemExit(main())' CHANNEL SOCKET IDLE``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,14 @@ import threading
 import time
 import typing as t
 
-from .channel_lock import ChannelLock, channel_identity, lock_dir
-from .errors import QgaChannelError, QgaError, QgaLockTimeout, QgaTimeoutError
-from .transport import KiB, StreamTransport, open_transport
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
+    QgaChannelError,
+    QgaError,
+    QgaLockTimeout,
+    QgaTimeoutError,
+)
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import KiB, StreamTransport, open_transport
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_lock import ChannelLock, channel_identity, lock_dir
 
 # (A serial line's timeouts belong to the port, shared by a sender and a receiver thread.)
 RELAYED_SCHEMES = ("unix", "tcp", "exec")
@@ -83,7 +88,7 @@ def ensure(channel: str, domain: str | None, idle: float, timeout: float) -> soc
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     root = _collections_root()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in sys.path if p and p != root]))
-    code = "from ansible_collections.vmguest.qga.plugins.module_utils.qga.relay import main; raise SystemExit(main())"
+    code = "from ansible_collections.vmguest.qga.plugins.plugin_utils.relay import main; raise SystemExit(main())"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, channel, path, "%g" % idle],
         stdin=subprocess.DEVNULL,
@@ -152,9 +157,9 @@ def _detach(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _collections_root() -> str:
-    # .../ansible_collections/vmguest/qga/plugins/module_utils/qga/relay.py: six levels up.
+    # .../ansible_collections/vmguest/qga/plugins/plugin_utils/relay.py: five levels up.
     path = os.path.abspath(__file__)
-    for _level in range(6):
+    for _level in range(5):
         path = os.path.dirname(path)
     return os.path.dirname(path)
 
