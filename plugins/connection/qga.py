@@ -337,11 +337,10 @@ from ansible.utils.display import Display
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError, QgaUserError
-from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, relay, shell_ops
+from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, exec_planner, relay
 from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
     PersistentExecutor,
-    pipelined_interpreter,
 )
 from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options, to_ansible_error
 from ansible_collections.vmguest.qga.plugins.plugin_utils.transfer_progress import (
@@ -436,14 +435,14 @@ class Connection(ConnectionBase):
         )
         command_timeout = float(self.get_option("command_timeout") or 0) or None
         poll = self._poll_policy()
-        if self.get_option("executor") == "persistent":
-            done = (
-                self._exec_in_executor(client, user, to_text(cmd), in_data, command_timeout, poll)
-                if in_data
-                else self._housekeeping_in_executor(client, user, to_text(cmd), poll)
-            )
-            if done is not None:
-                return done.rc, done.stdout, done.stderr
+        route = self._route(to_text(cmd), in_data, user)
+        done = None
+        if route.name == exec_planner.WORKER_MODULE and in_data:
+            done = self._module_in_worker(client, route.interpreter, in_data, command_timeout, poll)
+        elif route.name == exec_planner.WORKER_OP:
+            done = self._op_in_executor(client, route.op, poll)
+        if done is not None:
+            return done.rc, done.stdout, done.stderr
         become = self.become if sudoable and self.become and getattr(self.become, "success", None) else None
         password = self._become_password_line(client, user, become, poll)
         argv = guest_exec.own_process_group(posix.run_as_argv(user, posix.in_home(to_text(cmd))))
@@ -487,23 +486,27 @@ class Connection(ConnectionBase):
                 "asks" if self._sudo_asks[key] else "does not ask", user.name, probe[-2]), host=self._host)
         return line if self._sudo_asks[key] else None
 
-    def _exec_in_executor(
+    def _route(self, cmd: str, in_data: bytes | None, user: posix.GuestUser) -> exec_planner.Route:
+        """The way to run `cmd` (exec_planner decides), said at -vvv with why the faster ways refused it."""
+        request = exec_planner.ExecRequest(
+            cmd, in_data, user.name, user.environment().get("HOME", "/root"),
+            executor=self.get_option("executor") == "persistent",
+        )
+        route, refusals = exec_planner.choose(request)
+        why = " (refused: %s)" % "; ".join(map(str, refusals)) if refusals else ""
+        # Without the executor, guest-exec is simply the way: said only at -vvvv.
+        (display.vvv if request.executor else display.vvvv)("EXEC ROUTE %s%s" % (route.name, why), host=self._host)
+        return route
+
+    def _module_in_worker(
         self,
         client: QgaClient,
-        user: posix.GuestUser,
-        cmd: str,
-        in_data: bytes | None,
+        interpreter: str,
+        in_data: bytes,
         timeout: float | None,
         poll: guest_exec.PollPolicy,
     ) -> guest_exec.ExecResult | None:
-        """Run a pipelined module in the persistent executor; None: run it the normal way (said at -vvv)."""
-        interpreter, reason = pipelined_interpreter(cmd, in_data)
-        if interpreter is not None and not user.is_root:
-            interpreter, reason = None, "remote_user %s is not root" % user.name
-        if interpreter is None or in_data is None:
-            # Plain commands (no module on stdin) are not a fallback: said only at -vvvv.
-            (display.vvvv if not in_data else display.vvv)("EXECUTOR not used: %s" % reason, host=self._host)
-            return None
+        """Run a pipelined module in the persistent executor; None: the worker is out of reach (said at -vvv)."""
         runner = self._executor(client, interpreter)
         try:
             self._call(runner.ensure_worker)
@@ -514,15 +517,6 @@ class Connection(ConnectionBase):
 
     def _poll_policy(self) -> guest_exec.PollPolicy:
         return guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
-
-    def _housekeeping_in_executor(
-        self, client: QgaClient, user: posix.GuestUser, cmd: str, poll: guest_exec.PollPolicy
-    ) -> guest_exec.ExecResult | None:
-        """Let a running worker make, chmod or remove Ansible's tmp dir itself; None: run `cmd` the normal way."""
-        if not user.is_root:
-            return None
-        op = shell_ops.recognise(cmd, user.environment().get("HOME", "/root"))
-        return self._op_in_executor(client, op, poll) if op is not None else None
 
     def _op_in_executor(
         self, client: QgaClient, op: dict[str, t.Any], poll: guest_exec.PollPolicy

@@ -259,8 +259,15 @@ def test_fallbacks_are_said_at_vvv_and_behave_as_before(host_agent: HostAgent, t
     assert ok(run, "raw")["stdout"].strip() == "raw-ok"
     assert ok(run, "environment")["stdout"] == "from-environment"
     assert ok(run, "other user")["stdout"] == "daemon"
-    assert "EXECUTOR not used: command is not 'INTERPRETER && sleep 0'" in run.output
-    assert "EXECUTOR not used: remote_user daemon is not root" in run.output
+    # One route per exec, from one place (exec_planner), each refusal with its reason.
+    routes = re.findall(r"EXEC ROUTE (.+)", run.output)
+    assert any(route.startswith("guest-exec (refused: worker module: command is not 'INTERPRETER && sleep 0'")
+               for route in routes), routes
+    assert any(route.startswith("guest-exec (refused: worker module: remote_user daemon is not root")
+               for route in routes), routes
+    assert any(route.startswith("guest-exec (refused: worker module: no pipelined module on stdin; worker op: not "
+                                "one of ansible-core's housekeeping commands)") for route in routes), routes  # raw
+    assert not any(route.startswith("worker") for route in routes), routes
     assert worker_pids(run) == []
 
 

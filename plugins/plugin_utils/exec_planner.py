@@ -1,0 +1,128 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Which way the connection runs one `exec_command`: the one place that decides.
+
+Each planner is one rule: it accepts the command (a Route) or refuses it with the reason, which the
+connection logs (Mitogen's planners are the model). The first to accept wins; guest-exec, the normal
+way, accepts everything. Accepting is a promise only about the command's shape: a worker that cannot
+be reached or started still sends the command the normal way (the connection says so at -vvv).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
+from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import pipelined_interpreter
+
+# The routes, as the connection's -vvv lines name them.
+WORKER_MODULE = "worker module"
+WORKER_OP = "worker op"
+GUEST_EXEC = "guest-exec"
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """One exec_command as the planners see it."""
+
+    cmd: str
+    in_data: bytes | None
+    user: str
+    home: str
+    executor: bool  # ansible_qga_executor is persistent
+
+    @property
+    def as_root(self) -> bool:
+        """Whether the command runs as the agent's own identity."""
+        return self.user == "root"
+
+
+@dataclass(frozen=True)
+class Route:
+    """An accepted plan: how to run the command and what the route needs."""
+
+    name: str
+    interpreter: str = ""  # WORKER_MODULE: the Python the task asked for
+    op: dict[str, t.Any] = field(default_factory=dict)  # WORKER_OP: the worker's request
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a planner did not take the command."""
+
+    planner: str
+    reason: str
+
+    def __str__(self) -> str:
+        return "%s: %s" % (self.planner, self.reason)
+
+
+class Planner:
+    """One rule: accept a command (a Route) or refuse it (the reason)."""
+
+    route = ""
+
+    def plan(self, request: ExecRequest) -> Route | str:
+        """The Route, or the reason this planner refuses."""
+        raise NotImplementedError
+
+
+class WorkerModulePlanner(Planner):
+    """A pipelined AnsiballZ module of root's, in the persistent executor's preloaded worker."""
+
+    route = WORKER_MODULE
+
+    def plan(self, request: ExecRequest) -> Route | str:
+        if not request.executor:
+            return "the executor is off (ansible_qga_executor: pipelining)"
+        if not request.in_data:
+            return "no pipelined module on stdin"
+        interpreter, reason = pipelined_interpreter(request.cmd, request.in_data)
+        if interpreter is None:
+            return reason
+        if not request.as_root:
+            return "remote_user %s is not root" % request.user
+        return Route(WORKER_MODULE, interpreter=interpreter)
+
+
+class WorkerOpPlanner(Planner):
+    """ansible-core's housekeeping commands (mkdtemp, chmod, rm of its tmp dir, echo ~) done by a running worker."""
+
+    route = WORKER_OP
+
+    def plan(self, request: ExecRequest) -> Route | str:
+        if not request.executor:
+            return "the executor is off (ansible_qga_executor: pipelining)"
+        if request.in_data:
+            return "the command has stdin"
+        if not request.as_root:
+            return "remote_user %s is not root" % request.user
+        op = shell_ops.recognise(request.cmd, request.home)
+        if op is None:
+            return "not one of ansible-core's housekeeping commands"
+        return Route(WORKER_OP, op=op)
+
+
+class GuestExecPlanner(Planner):
+    """The normal way: the command in the guest's /bin/sh through guest-exec. Takes everything."""
+
+    route = GUEST_EXEC
+
+    def plan(self, request: ExecRequest) -> Route | str:
+        return Route(GUEST_EXEC)
+
+
+PLANNERS: tuple[Planner, ...] = (WorkerModulePlanner(), WorkerOpPlanner(), GuestExecPlanner())
+
+
+def choose(request: ExecRequest, planners: t.Sequence[Planner] = PLANNERS) -> tuple[Route, list[Refusal]]:
+    """The first route a planner accepts, and the refusals of those before it."""
+    refusals: list[Refusal] = []
+    for planner in planners:
+        outcome = planner.plan(request)
+        if isinstance(outcome, Route):
+            return outcome, refusals
+        refusals.append(Refusal(planner.route, outcome))
+    raise AssertionError("no planner accepted %r (GuestExecPlanner accepts everything)" % request.cmd)
