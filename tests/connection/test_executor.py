@@ -36,7 +36,7 @@ CONNECTION = "vmguest.qga.qga"
 JOB_LINE = re.compile(r"EXECUTOR job (\w+) in worker pid (\d+) \((\S+)\)")
 DONE_LINE = re.compile(r"EXECUTOR job (\w+) done \((\w+)\): rc=(-?\d+)")
 WORKER_SOURCE = os.path.join(
-    os.path.dirname(__file__), "..", "..", "plugins", "plugin_utils", "_executor_worker.py"
+    os.path.dirname(__file__), "..", "..", "plugins", "module_utils", "guest", "executor_worker.py"
 )
 
 

@@ -20,7 +20,7 @@ import pytest
 from ansible.plugins.loader import get_shell_plugin, init_plugin_loader
 from ansible.plugins.shell import ShellBase as ShellModule
 
-from ansible_collections.vmguest.qga.plugins.plugin_utils import _executor_worker as worker
+from ansible_collections.vmguest.qga.plugins.module_utils.guest import executor_worker as worker
 from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
 
 HOME = "/root"
