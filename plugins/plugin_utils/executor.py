@@ -4,7 +4,7 @@
 """The persistent in-guest executor, controller side (opt-in: ansible_qga_executor=persistent).
 
 A pipelined Python task normally costs a fresh guest interpreter (seconds under TCG).
-Here one worker per guest (_executor_worker.py, started detached through guest-exec)
+Here one worker per guest (module_utils/guest/executor_worker.py, started detached through guest-exec)
 runs each task in a fork of an interpreter that already imported the task's module_utils.
 Requests and replies are private files under EXECUTOR_DIR/executor-VERSION/ (EXECUTOR_DIR is the
 connection's executor_dir, /run/vmguest-qga by default) moved
@@ -23,6 +23,7 @@ import shlex
 import time
 import typing as t
 
+from ansible_collections.vmguest.qga.plugins.module_utils.guest import executor_worker as worker_code
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaCommandError,
@@ -31,14 +32,14 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaExecTimeout,
     QgaFileError,
 )
-from ansible_collections.vmguest.qga.plugins.plugin_utils import _executor_worker as worker_code
 
 if t.TYPE_CHECKING:
     from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 
 # The default of the connection's executor_dir.
 PARENT_DIR = "/run/vmguest-qga"
-WORKER_SOURCE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_executor_worker.py")
+# The worker's source file: the code the guest runs, and what the worker's version is a hash of.
+WORKER_SOURCE_PATH = os.path.abspath(worker_code.__file__)
 # Seconds a starting worker may take: a fresh interpreter under TCG needs 1-2 s.
 START_TIMEOUT = 120.0
 # How often the worker's liveness is checked while waiting for a reply.

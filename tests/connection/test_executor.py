@@ -30,13 +30,14 @@ from executor_workers import (
     stop_workers_started_since,
     wait_for,
 )
+from guest_pythons import OLDEST_TARGET_PYTHON, pyenv_python
 from hostagent import HostAgent
 
 CONNECTION = "vmguest.qga.qga"
 JOB_LINE = re.compile(r"EXECUTOR job (\w+) in worker pid (\d+) \((\S+)\)")
 DONE_LINE = re.compile(r"EXECUTOR job (\w+) done \((\w+)\): rc=(-?\d+)")
 WORKER_SOURCE = os.path.join(
-    os.path.dirname(__file__), "..", "..", "plugins", "plugin_utils", "_executor_worker.py"
+    os.path.dirname(__file__), "..", "..", "plugins", "module_utils", "guest", "executor_worker.py"
 )
 
 
@@ -183,6 +184,37 @@ def test_copy_housekeeping_runs_in_the_worker_without_processes(host_agent: Host
     assert "EXEC /bin/sh -c '( umask 77" in run.output  # ansible-core's command is still logged as it was
     for tmp_dir in set(re.findall(r"(/root/\.ansible/tmp/ansible-tmp-[0-9.]+-[0-9]+-[0-9]+)", run.output)):
         assert not os.path.exists(tmp_dir)
+
+
+def test_worker_and_its_tasks_run_on_the_oldest_target_python(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    """The oldest guest Python the locked ansible-core runs tasks on (3.8 for 2.19) runs the worker and its tasks."""
+    python = pyenv_python(OLDEST_TARGET_PYTHON)
+    source = tmp_path / "source.txt"
+    source.write_text("copied by python %s\n" % OLDEST_TARGET_PYTHON)
+    dest = tmp_path / "dest.txt"
+    tasks = f"""
+    - name: command
+      command: echo one
+    - name: copy
+      copy:
+        src: "{source}"
+        dest: "{dest}"
+        mode: "0640"
+"""
+    host = executor_host(host_agent.channel, ansible_python_interpreter=python)
+    run = run_playbook(play(tasks), {"h": host}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    assert ok(run, "command")["stdout"] == "one"
+    assert ok(run, "copy")["changed"] is True
+    assert dest.read_text() == source.read_text()
+    assert oct(os.stat(dest).st_mode & 0o777) == "0o640"
+    # The command, the copy's stat and the copy module were jobs of one worker; the copy's housekeeping its ops.
+    pids = worker_pids(run)
+    assert len(pids) == 3 and len(set(pids)) == 1, run.output
+    assert "EXECUTOR not used" not in run.output, run.output
+    ops = [kind for kind, rc in OP_LINE.findall(run.output) if rc == "0"]
+    assert ops == ["home", "mkdtemp", "create", "chmod_u", "rm"], run.output
+    assert os.path.realpath("/proc/%d/exe" % pids[0]) == os.path.realpath(python)
 
 
 def test_housekeeping_without_a_running_worker_goes_through_the_shell(host_agent: HostAgent) -> None:

@@ -19,17 +19,21 @@ import typing as t
 import pytest
 from ansible.plugins.loader import get_shell_plugin, init_plugin_loader
 from ansible.plugins.shell import ShellBase as ShellModule
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
-from ansible_collections.vmguest.qga.plugins.plugin_utils import _executor_worker as worker
+from ansible_collections.vmguest.qga.plugins.module_utils.guest import executor_worker as worker
 from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
 
 HOME = "/root"
 
 
 @pytest.fixture(scope="module")
-def shell() -> ShellModule:
+def shell() -> t.Iterator[ShellModule]:
     init_plugin_loader()
-    return get_shell_plugin(shell_type="sh", executable="/bin/sh")
+    yield get_shell_plugin(shell_type="sh", executable="/bin/sh")
+    # Its collection finder would take over imports of this collection's modules not imported yet in
+    # later tests of this process, and refuse them (the collection was imported without its metadata).
+    _AnsibleCollectionFinder._remove()
 
 
 def low_level(shell: ShellModule, cmd: str) -> str:
