@@ -34,7 +34,7 @@ import typing as t
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError
-from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
+from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import SharedChannelAccess, shared_client
 from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_lock import ChannelLock, channel_identity
 
 MARKER = "vmguest-qga-fsfreeze-watchdog"
@@ -226,7 +226,7 @@ def spawn_watchdog(client: QgaClient, state: FreezeState, token: str) -> int:
         "domain": client.domain,
         "timeout": client.timeout,
         "connect_timeout": client.connect_timeout,
-        "lock_timeout": client.lock_timeout,
+        "lock_timeout": client.access.lock_timeout if isinstance(client.access, SharedChannelAccess) else None,
         "token": token,
     }
     argv = [sys.executable, "-c", _BOOTSTRAP, collection_root(), MARKER, json.dumps(config, sort_keys=True)]
