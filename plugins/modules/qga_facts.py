@@ -14,7 +14,7 @@ description:
     C(ansible_default_ipv4), C(ansible_mounts), ...), read from the guest agent's read-only commands in about
     a second, so playbooks and roles written for C(setup)'s facts run on guests without Python.
   - As a facts module, C(ansible_facts_modules=[vmguest.qga.qga_facts]) makes C(gather_facts) use it over the
-    M(vmguest.qga.qga) connection (see the examples); as a task it works over that connection or its own
+    P(vmguest.qga.qga#connection) connection (see the examples); as a task it works over that connection or its own
     O(channel).
   - Windows guests get the values C(ansible.windows.setup) uses (C(ansible_os_family=Windows),
     C(ansible_system=Win32NT), C(ansible_interfaces) as a list of dicts, ...).
@@ -23,7 +23,7 @@ description:
   - Facts with no Ansible name (agent version, enabled commands, disks, logged-in users, raw OS info) are under
     C(ansible_facts.qga).
   - What differs from C(setup)'s values, and why, is listed in the connection guide
-    (R(Facts without Python,ansible_collections.vmguest.qga.docsite.connection_guide)).
+    (R(Facts without Python,ansible_collections.vmguest.qga.docsite.facts)).
 author:
   - vmguest.qga contributors (@vmguest)
 extends_documentation_fragment:
@@ -42,7 +42,7 @@ attributes:
 seealso:
   - module: ansible.builtin.setup
   - module: vmguest.qga.qga_info
-  - ref: ansible_collections.vmguest.qga.docsite.connection_guide
+  - ref: ansible_collections.vmguest.qga.docsite.facts
     description: Facts without Python, the recipe and the differences from setup.
 options:
   gather_subset:
@@ -53,7 +53,7 @@ options:
         memory, mounts, disks), V(mounts), V(network) (interfaces and addresses), V(users) (logged-in users).
       - V(min) (V(platform), V(distribution), V(date_time), V(qga)) is always gathered unless excluded with
         V(!min); a name with V(!) excludes it, V(!all) excludes everything but V(min).
-      - C(gather_facts) does not pass the play's C(gather_subset) on to facts modules other than C(setup): set it
+      - C(gather_facts) does not pass the play's C(gather_subset) on to facts modules other than C(setup); set it
         with C(module_defaults) (see the examples).
     type: list
     elements: str
@@ -68,7 +68,7 @@ options:
     type: bool
     default: false
 notes:
-  - C(gather_timeout) is not an option: each agent command has O(rpc_timeout), and C(gather_facts) does not
+  - C(gather_timeout) is not an option; each agent command has O(rpc_timeout), and C(gather_facts) does not
     pass its C(gather_timeout) to facts modules other than C(setup).
   - Under C(gather_facts) the module runs in the connection, which needs pipelining (its default). With
     C(setup) in C(ansible_facts_modules) too, set C(ansible_facts_parallel=false) (see the examples).

@@ -42,7 +42,7 @@ SUBSET_GROUPS: dict[str, tuple[str, ...]] = {
     "platform": ("osinfo", "hostname"),
     "distribution": ("osinfo",),
     "date_time": ("date_time",),
-    "qga": (),
+    "qga": ("osinfo",),
     "hardware": ("vcpus", "memory", "mounts", "disks"),
     "mounts": ("mounts",),
     "network": ("network",),
