@@ -322,6 +322,7 @@ all:
       ansible_user: alice
 """
 
+import json
 import os
 import re
 import shlex
@@ -337,7 +338,7 @@ from ansible.utils.display import Display
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError, QgaUserError
-from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, exec_planner, relay
+from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, exec_planner, facts_gather, relay
 from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
     PersistentExecutor,
@@ -428,14 +429,16 @@ class Connection(ConnectionBase):
         """Run `cmd` with the guest's /bin/sh as the remote user, in that user's home as ssh would;
         `in_data` becomes its stdin."""
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
-        client = self._require_client()
-        user = self._effective_user()
         display.vvv(
             "EXEC %s%s" % (to_text(cmd), " (%d bytes on stdin)" % len(in_data) if in_data else ""), host=self._host
         )
+        route = self._route(to_text(cmd), in_data)
+        if route.name == exec_planner.CONTROLLER_FACTS and in_data:
+            return self._answer_facts_module(in_data)
+        client = self._require_client()
+        user = self._effective_user()
         command_timeout = float(self.get_option("command_timeout") or 0) or None
         poll = self._poll_policy()
-        route = self._route(to_text(cmd), in_data, user)
         done = None
         if route.name == exec_planner.WORKER_MODULE and in_data:
             done = self._module_in_worker(client, route.interpreter, in_data, command_timeout, poll)
@@ -467,6 +470,12 @@ class Connection(ConnectionBase):
             result.rc, len(stdout), len(stderr), result.duration), host=self._host)
         return result.rc, stdout, stderr
 
+    def _answer_facts_module(self, in_data: bytes) -> tuple[int, bytes, bytes]:
+        """gather_facts runs facts modules as modules: vmguest.qga.qga_facts's payload is answered here, from
+        agent RPCs, without running anything in the guest (no Python needed, not even guest-exec)."""
+        reply = self._call(facts_gather.answer_payload, self.qga_client(), in_data, self._host)
+        return 0, to_bytes(json.dumps(reply)), b""
+
     def _become_password_line(
         self, client: QgaClient, user: posix.GuestUser, become: t.Any, poll: guest_exec.PollPolicy
     ) -> bytes | None:
@@ -486,11 +495,10 @@ class Connection(ConnectionBase):
                 "asks" if self._sudo_asks[key] else "does not ask", user.name, probe[-2]), host=self._host)
         return line if self._sudo_asks[key] else None
 
-    def _route(self, cmd: str, in_data: bytes | None, user: posix.GuestUser) -> exec_planner.Route:
+    def _route(self, cmd: str, in_data: bytes | None) -> exec_planner.Route:
         """The way to run `cmd` (exec_planner decides), said at -vvv with why the faster ways refused it."""
         request = exec_planner.ExecRequest(
-            cmd, in_data, user.name, user.environment().get("HOME", "/root"),
-            executor=self.get_option("executor") == "persistent",
+            cmd, in_data, self.get_option("remote_user") or "root", executor=self.get_option("executor") == "persistent"
         )
         route, refusals = exec_planner.choose(request)
         why = " (refused: %s)" % "; ".join(map(str, refusals)) if refusals else ""

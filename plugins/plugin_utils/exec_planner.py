@@ -14,10 +14,12 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.posix import ROOT
+from ansible_collections.vmguest.qga.plugins.plugin_utils import facts_gather, shell_ops
 from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import pipelined_interpreter
 
 # The routes, as the connection's -vvv lines name them.
+CONTROLLER_FACTS = "controller facts"
 WORKER_MODULE = "worker module"
 WORKER_OP = "worker op"
 GUEST_EXEC = "guest-exec"
@@ -29,8 +31,7 @@ class ExecRequest:
 
     cmd: str
     in_data: bytes | None
-    user: str
-    home: str
+    user: str  # remote_user
     executor: bool  # ansible_qga_executor is persistent
 
     @property
@@ -63,10 +64,25 @@ class Planner:
     """One rule: accept a command (a Route) or refuse it (the reason)."""
 
     route = ""
+    # Whether a refusal is worth saying (why a faster way was not taken), or just "not this kind of command".
+    says_refusals = True
 
     def plan(self, request: ExecRequest) -> Route | str:
         """The Route, or the reason this planner refuses."""
         raise NotImplementedError
+
+
+class ControllerFactsPlanner(Planner):
+    """vmguest.qga.qga_facts run by gather_facts (a module, not an action): answered on the controller from agent
+    RPCs, nothing run in the guest (no Python needed there, not even guest-exec)."""
+
+    route = CONTROLLER_FACTS
+    says_refusals = False
+
+    def plan(self, request: ExecRequest) -> Route | str:
+        if not facts_gather.is_facts_payload(request.in_data):
+            return "not the vmguest.qga.qga_facts module"
+        return Route(CONTROLLER_FACTS)
 
 
 class WorkerModulePlanner(Planner):
@@ -99,7 +115,7 @@ class WorkerOpPlanner(Planner):
             return "the command has stdin"
         if not request.as_root:
             return "remote_user %s is not root" % request.user
-        op = shell_ops.recognise(request.cmd, request.home)
+        op = shell_ops.recognise(request.cmd, ROOT.home)
         if op is None:
             return "not one of ansible-core's housekeeping commands"
         return Route(WORKER_OP, op=op)
@@ -114,15 +130,18 @@ class GuestExecPlanner(Planner):
         return Route(GUEST_EXEC)
 
 
-PLANNERS: tuple[Planner, ...] = (WorkerModulePlanner(), WorkerOpPlanner(), GuestExecPlanner())
+PLANNERS: tuple[Planner, ...] = (
+    ControllerFactsPlanner(), WorkerModulePlanner(), WorkerOpPlanner(), GuestExecPlanner(),
+)
 
 
 def choose(request: ExecRequest, planners: t.Sequence[Planner] = PLANNERS) -> tuple[Route, list[Refusal]]:
-    """The first route a planner accepts, and the refusals of those before it."""
+    """The first route a planner accepts, and the refusals worth saying of those before it."""
     refusals: list[Refusal] = []
     for planner in planners:
         outcome = planner.plan(request)
         if isinstance(outcome, Route):
             return outcome, refusals
-        refusals.append(Refusal(planner.route, outcome))
+        if planner.says_refusals:
+            refusals.append(Refusal(planner.route, outcome))
     raise AssertionError("no planner accepted %r (GuestExecPlanner accepts everything)" % request.cmd)

@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import typing as t
 
 import pytest
 from ansible.plugins.loader import become_loader, get_shell_plugin, init_plugin_loader
 
-from ansible_collections.vmguest.qga.plugins.plugin_utils import exec_planner
+from ansible_collections.vmguest.qga.plugins.plugin_utils import exec_planner, facts_gather
 from ansible_collections.vmguest.qga.plugins.plugin_utils.exec_planner import (
     GUEST_EXEC,
     WORKER_MODULE,
@@ -39,7 +40,7 @@ def pipelined(inner: str) -> str:
 
 
 def request(cmd: str, in_data: bytes | None = MODULE, user: str = "root", executor: bool = True) -> ExecRequest:
-    return ExecRequest(cmd, in_data, user, "/root" if user == "root" else "/home/" + user, executor)
+    return ExecRequest(cmd, in_data, user, executor)
 
 
 def test_a_plain_pipelined_module_of_roots_goes_to_the_worker() -> None:
@@ -83,6 +84,17 @@ def test_everything_else_goes_through_guest_exec_with_each_refusal(
     assert route.name == GUEST_EXEC
     assert [refusal.planner for refusal in refusals] == [WORKER_MODULE, WORKER_OP]
     assert module_reason in refusals[0].reason and op_reason in refusals[1].reason
+
+
+def test_gather_facts_running_qga_facts_is_answered_on_the_controller_whoever_the_user() -> None:
+    facts = MODULE + b"\n_ansiballz_main(\nmodule_fqn='ansible_collections.vmguest.qga.plugins.modules.qga_facts',\n)\n"
+    for req in (request(pipelined("/usr/bin/python3"), facts), request(pipelined("/nonexistent"), facts, "alice",
+                                                                         executor=False)):
+        assert choose(req) == (exec_planner.Route(exec_planner.CONTROLLER_FACTS), [])
+    # A module whose arguments mention qga_facts is not it (2.19 writes each wrapper argument as `key=repr,`).
+    args = json.dumps({"ANSIBLE_MODULE_ARGS": {"content": "\nmodule_fqn='%s',\n" % facts_gather.MODULE_FQN.decode()}})
+    mention = MODULE + ("params=%r,\n" % args).encode()
+    assert choose(request(pipelined("/usr/bin/python3"), mention))[0].name == WORKER_MODULE
 
 
 def test_the_normal_way_takes_everything() -> None:
