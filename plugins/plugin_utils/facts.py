@@ -210,7 +210,7 @@ def distribution_facts(osinfo: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     facts: dict[str, t.Any] = {
         "distribution": name,
         "distribution_version": version,
-        "distribution_major_version": version.split(".")[0] or "NA",
+        "distribution_major_version": version.split(".", maxsplit=1)[0] or "NA",
         "distribution_release": _release(os_id, osinfo),
     }
     if os_id == "freebsd" and osinfo.get("kernel-release"):

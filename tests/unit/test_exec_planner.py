@@ -88,8 +88,8 @@ def test_everything_else_goes_through_guest_exec_with_each_refusal(
 
 def test_gather_facts_running_qga_facts_is_answered_on_the_controller_whoever_the_user() -> None:
     facts = MODULE + b"\n_ansiballz_main(\nmodule_fqn='ansible_collections.vmguest.qga.plugins.modules.qga_facts',\n)\n"
-    for req in (request(pipelined("/usr/bin/python3"), facts), request(pipelined("/nonexistent"), facts, "alice",
-                                                                         executor=False)):
+    as_alice = request(pipelined("/nonexistent"), facts, "alice", executor=False)
+    for req in (request(pipelined("/usr/bin/python3"), facts), as_alice):
         assert choose(req) == (exec_planner.Route(exec_planner.CONTROLLER_FACTS), [])
     # A module whose arguments mention qga_facts is not it (2.19 writes each wrapper argument as `key=repr,`).
     args = json.dumps({"ANSIBLE_MODULE_ARGS": {"content": "\nmodule_fqn='%s',\n" % facts_gather.MODULE_FQN.decode()}})
