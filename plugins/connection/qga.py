@@ -441,7 +441,7 @@ class Connection(ConnectionBase):
         poll = self._poll_policy()
         done = None
         if route.name == exec_planner.WORKER_MODULE and in_data:
-            done = self._module_in_worker(client, route.interpreter, in_data, command_timeout, poll)
+            done = self._module_in_worker(client, route, in_data, command_timeout, poll)
         elif route.name == exec_planner.WORKER_OP:
             done = self._op_in_executor(client, route.op, poll)
         if done is not None:
@@ -509,16 +509,16 @@ class Connection(ConnectionBase):
     def _module_in_worker(
         self,
         client: QgaClient,
-        interpreter: str,
+        route: exec_planner.Route,
         in_data: bytes,
         timeout: float | None,
         poll: guest_exec.PollPolicy,
     ) -> guest_exec.ExecResult | None:
         """Run a pipelined module in the persistent executor; None: the worker is out of reach (said at -vvv)."""
-        runner = self._executor(client, interpreter)
+        runner = self._executor(client, route.interpreter)
         try:
             self._call(runner.ensure_worker)
-            return t.cast(guest_exec.ExecResult, self._call(runner.run, in_data, timeout, poll))
+            return t.cast(guest_exec.ExecResult, self._call(runner.run, in_data, timeout, poll, route.env))
         except ExecutorUnavailable as exc:
             display.vvv("EXECUTOR not used: %s" % exc, host=self._host)
             return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.posix import ROOT
 from ansible_collections.vmguest.qga.plugins.plugin_utils import facts_gather, shell_ops
-from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import pipelined_interpreter
+from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import pipelined_module
 
 # The routes, as the connection's -vvv lines name them.
 CONTROLLER_FACTS = "controller facts"
@@ -46,6 +46,7 @@ class Route:
 
     name: str
     interpreter: str = ""  # WORKER_MODULE: the Python the task asked for
+    env: dict[str, str] = field(default_factory=dict)  # WORKER_MODULE: the task's environment
     op: dict[str, t.Any] = field(default_factory=dict)  # WORKER_OP: the worker's request
 
 
@@ -95,12 +96,12 @@ class WorkerModulePlanner(Planner):
             return "the executor is off (ansible_qga_executor: pipelining)"
         if not request.in_data:
             return "no pipelined module on stdin"
-        interpreter, reason = pipelined_interpreter(request.cmd, request.in_data)
-        if interpreter is None:
+        module, reason = pipelined_module(request.cmd, request.in_data)
+        if module is None:
             return reason
         if not request.as_root:
             return "remote_user %s is not root" % request.user
-        return Route(WORKER_MODULE, interpreter=interpreter)
+        return Route(WORKER_MODULE, interpreter=module.interpreter, env=module.env)
 
 
 class WorkerOpPlanner(Planner):

@@ -18,10 +18,12 @@ import io
 import json
 import os
 import posixpath
+import re
 import secrets
 import shlex
 import time
 import typing as t
+from dataclasses import dataclass, field
 
 from ansible_collections.vmguest.qga.plugins.module_utils.guest import executor_worker as worker_code
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec
@@ -44,8 +46,14 @@ WORKER_SOURCE_PATH = os.path.abspath(worker_code.__file__)
 START_TIMEOUT = 120.0
 # How often the worker's liveness is checked while waiting for a reply.
 LIVENESS_INTERVAL = 1.0
-PIPELINED_SUFFIX = ["&&", "sleep", "0"]
-SHELL_SPECIALS = set("$`;|&<>()*?[]{}~!#\\\"'\n")
+PIPELINED_SUFFIX = " && sleep 0"
+# NAME=VALUE as ansible-core's sh shell plugin writes `environment:` (env_prefix).
+ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# Variables an interpreter (or its locale and loader) reads when it starts: a job forked from a preloaded
+# interpreter would not see them as a fresh one does, so such tasks keep the normal path.
+INTERPRETER_START_ENV = re.compile(r"^(?:PYTHON|LD_|LC_)|^(?:LANG|LANGUAGE|TZ)$")
+# Room for the environment in a request header (the worker reads at most 4096 bytes of it).
+MAX_ENV_HEADER = 3000
 
 
 class ExecutorUnavailable(Exception):
@@ -58,15 +66,24 @@ def worker_source() -> bytes:
         return handle.read()
 
 
-def pipelined_interpreter(cmd: str, in_data: bytes | None) -> tuple[str | None, str]:
-    """The interpreter of a plain pipelined AnsiballZ task, or None and why the executor can't take it.
+@dataclass(frozen=True)
+class PipelinedModule:
+    """A plain pipelined AnsiballZ task: its interpreter, and the `environment:` ansible-core put before it."""
 
-    Only `/bin/sh -c 'INTERPRETER && sleep 0'` with an AnsiballZ wrapper on stdin qualifies:
-    become wrappers, environment assignments and anything else keep the normal path.
+    interpreter: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def pipelined_module(cmd: str, in_data: bytes | None) -> tuple[PipelinedModule | None, str]:
+    """The pipelined AnsiballZ task `cmd` runs, or None and why the executor can't take it.
+
+    Only ansible-core's exact form qualifies: `/bin/sh -c '[NAME=VALUE ...] INTERPRETER && sleep 0'`, each value
+    quoted as its shell plugin quotes it (so nothing in it is expanded), with an AnsiballZ wrapper on stdin.
+    Become wrappers, interpreter arguments and anything else keep the normal path.
     """
     if not in_data:
         return None, "no pipelined module on stdin"
-    if b"_ANSIBALLZ_WRAPPER = True" not in in_data or b"\nzip_data='" not in in_data:
+    if b"_ANSIBALLZ_WRAPPER = True" not in in_data or b"\nzip_data=" not in in_data:
         return None, "stdin is not an AnsiballZ module"
     try:
         words = shlex.split(cmd)
@@ -74,13 +91,24 @@ def pipelined_interpreter(cmd: str, in_data: bytes | None) -> tuple[str | None, 
         return None, "unparsable command"
     if len(words) != 3 or words[:2] != ["/bin/sh", "-c"]:
         return None, "not a /bin/sh -c command"
-    inner = words[2]
-    if any(char in SHELL_SPECIALS for char in inner.replace("&&", "")):
-        return None, "command has shell syntax beyond 'INTERPRETER && sleep 0' (become or environment?)"
-    inner_words = inner.split()
-    if len(inner_words) != 4 or inner_words[1:] != PIPELINED_SUFFIX or not inner_words[0].startswith("/"):
-        return None, "command is not 'INTERPRETER && sleep 0' (become, environment or interpreter arguments)"
-    return inner_words[0], ""
+    if not words[2].endswith(PIPELINED_SUFFIX):
+        return None, "command is not '[ENVIRONMENT] INTERPRETER && sleep 0' (become or interpreter arguments)"
+    body = words[2][: -len(PIPELINED_SUFFIX)]
+    try:
+        parts = shlex.split(body)
+    except ValueError:
+        return None, "unparsable command"
+    env = dict(part.split("=", 1) for part in parts[:-1] if ENV_ASSIGNMENT.match(part))
+    interpreter = parts[-1] if parts else ""
+    rebuilt = " ".join(["%s=%s" % (name, shlex.quote(value)) for name, value in env.items()] + [interpreter])
+    if len(env) != len(parts) - 1 or not interpreter.startswith("/") or rebuilt != body:
+        return None, "command is not '[ENVIRONMENT] INTERPRETER && sleep 0' (become or interpreter arguments)"
+    startup = sorted(name for name in env if INTERPRETER_START_ENV.match(name))
+    if startup:
+        return None, "environment sets %s, which a preloaded interpreter has already read" % ", ".join(startup)
+    if len(json.dumps(env)) > MAX_ENV_HEADER:
+        return None, "the environment is too large for one request header"
+    return PipelinedModule(interpreter, env), ""
 
 
 def version_of(env: t.Mapping[str, str], wake: str = "inotify") -> str:
@@ -209,8 +237,12 @@ class PersistentExecutor:
 
     # -- one task ----------------------------------------------------------------
 
-    def run(self, payload: bytes, timeout: float | None, poll: guest_exec.PollPolicy) -> guest_exec.ExecResult:
+    def run(
+        self, payload: bytes, timeout: float | None, poll: guest_exec.PollPolicy, env: dict[str, str] | None = None
+    ) -> guest_exec.ExecResult:
         """Run one pipelined payload in the worker (ensure_worker() first) and return what it printed.
+
+        `env`: the task's `environment:`, set in the job's process on top of the worker's own.
 
         The AnsiballZ zip, most of the payload, is left out when the worker may have it cached from
         an earlier task; if it has not (the reply says "needzip" and nothing ran), it goes whole.
@@ -218,13 +250,13 @@ class PersistentExecutor:
         """
         stripped, zip_b64 = worker_code.strip_zip(payload)
         key = worker_code.content_key(zip_b64) if zip_b64 is not None else None
-        job_id = self.submit(stripped if key else payload, zip_key=key)
+        job_id = self.submit(stripped if key else payload, zip_key=key, env=env)
         self.log("EXECUTOR job %s in worker pid %d (%s): %d bytes%s" % (
             job_id, self.worker[0] if self.worker else -1, self.base, len(stripped if key else payload),
             ", its zip cached" if key else ""))
         result = self.wait(job_id, timeout, poll)
         if self.how == "needzip":
-            first_id, job_id = job_id, self.submit(payload)
+            first_id, job_id = job_id, self.submit(payload, env=env)
             self.log("EXECUTOR job %s: the worker has no zip %s cached, sent whole as job %s (%d bytes)" % (
                 first_id, key, job_id, len(payload)))
             result = self.wait(job_id, timeout, poll)
@@ -250,7 +282,10 @@ class PersistentExecutor:
             job_id, self.how, op["kind"], result.rc, result.duration))
         return result
 
-    def submit(self, payload: bytes, zip_key: str | None = None, op: dict[str, t.Any] | None = None) -> str:
+    def submit(
+        self, payload: bytes, zip_key: str | None = None, op: dict[str, t.Any] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
         """Write the request; return its job id. Raises ExecutorUnavailable if nothing was queued.
 
         `zip_key`: the payload's zip_data is empty, take the zip cached under this key.
@@ -262,6 +297,8 @@ class PersistentExecutor:
             fields["zip"] = zip_key
         if op is not None:
             fields["op"] = op
+        if env:
+            fields["env"] = env
         header = json.dumps(fields).encode() + b"\n"
         path = "%s/jobs/%s.req" % (self.base, job_id)
         try:

@@ -22,6 +22,7 @@ import uuid
 
 import pytest
 from ansible_run import RESET_BETWEEN_TWO_COMMANDS, AnsibleRun, failed, ok, play, run_playbook
+from exec_routes import worker_share_by_task
 from executor_workers import (
     PARENT_DIR,
     process_exists,
@@ -278,10 +279,10 @@ def test_fallbacks_are_said_at_vvv_and_behave_as_before(host_agent: HostAgent, t
     tasks = """
     - name: raw
       raw: echo raw-ok
-    - name: environment
-      command: printenv QGA_EXEC_TEST
+    - name: environment read by the interpreter as it starts
+      command: printenv PYTHONWARNINGS
       environment:
-        QGA_EXEC_TEST: from-environment
+        PYTHONWARNINGS: ignore
     - name: other user
       command: id -un
       vars:
@@ -289,18 +290,78 @@ def test_fallbacks_are_said_at_vvv_and_behave_as_before(host_agent: HostAgent, t
 """
     run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
     assert ok(run, "raw")["stdout"].strip() == "raw-ok"
-    assert ok(run, "environment")["stdout"] == "from-environment"
+    assert ok(run, "environment read by the interpreter as it starts")["stdout"] == "ignore"
     assert ok(run, "other user")["stdout"] == "daemon"
     # One route per exec, from one place (exec_planner), each refusal with its reason.
     routes = re.findall(r"EXEC ROUTE (.+)", run.output)
-    assert any(route.startswith("guest-exec (refused: worker module: command is not 'INTERPRETER && sleep 0'")
-               for route in routes), routes
+    assert any(route.startswith("guest-exec (refused: worker module: environment sets PYTHONWARNINGS, which a "
+                                "preloaded interpreter has already read") for route in routes), routes
     assert any(route.startswith("guest-exec (refused: worker module: remote_user daemon is not root")
                for route in routes), routes
     assert any(route.startswith("guest-exec (refused: worker module: no pipelined module on stdin; worker op: not "
                                 "one of ansible-core's housekeeping commands)") for route in routes), routes  # raw
     assert not any(route.startswith("worker") for route in routes), routes
     assert worker_pids(run) == []
+
+
+def test_a_tasks_environment_runs_in_the_worker_as_the_shell_would_set_it(host_agent: HostAgent) -> None:
+    tasks = """
+    - name: with environment
+      command: printenv QGA_ENV_A QGA_ENV_B
+      environment:
+        QGA_ENV_A: two words
+        QGA_ENV_B: "it's $HOME `id`"
+    - name: the next task has none of it
+      shell: echo "[${QGA_ENV_A-unset}]"
+    - name: nor does a preloaded one
+      command: printenv QGA_ENV_A
+      register: later
+      failed_when: later.rc != 1
+"""
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert ok(run, "with environment")["stdout"] == "two words\nit's $HOME `id`"
+    assert ok(run, "the next task has none of it")["stdout"] == "[unset]"
+    ok(run, "nor does a preloaded one")
+    assert len(worker_pids(run)) == 3 and how_jobs_ran(run)[2] == "preloaded", run.output
+    assert "EXEC ROUTE guest-exec (refused: worker module" not in run.output
+
+
+def test_every_command_of_roots_ordinary_tasks_runs_in_the_worker(host_agent: HostAgent, tmp_path: t.Any) -> None:
+    """The fast path taken, not only the same results: command, a module with stdin, copy, fetch, template,
+    file, stat, setup and environment, once a worker runs (the first task starts it)."""
+    template = tmp_path / "motd.j2"
+    template.write_text("{{ greeting }}\n")
+    tasks = """
+    - name: start the worker
+      ping:
+    - name: command
+      command: uname -s
+    - name: module with stdin
+      command: cat
+      args: {stdin: from-stdin}
+    - name: environment
+      command: printenv QGA_KIND
+      environment: {QGA_KIND: env}
+    - name: copy
+      copy: {content: "copied\\n", dest: "%(dir)s/copied.txt", mode: "0600"}
+    - name: template
+      template: {src: "%(template)s", dest: "%(dir)s/motd"}
+      vars: {greeting: hello}
+    - name: fetch
+      fetch: {src: "%(dir)s/motd", dest: "%(dir)s/fetched/", flat: true}
+    - name: file
+      file: {path: "%(dir)s/copied.txt", mode: "0640"}
+    - name: stat
+      stat: {path: "%(dir)s/motd"}
+    - name: setup
+      setup: {gather_subset: ["!all", "!min", "date_time"]}
+""" % {"dir": tmp_path, "template": template}
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert (tmp_path / "fetched" / "motd").read_text() == "hello\n"
+    assert ok(run, "module with stdin")["stdout"] == "from-stdin" and ok(run, "environment")["stdout"] == "env"
+    shares = worker_share_by_task(run.output)
+    kinds = ["command", "module with stdin", "environment", "copy", "template", "fetch", "file", "stat", "setup"]
+    assert {kind: shares[kind][0] == shares[kind][1] > 0 for kind in kinds} == dict.fromkeys(kinds, True), shares
 
 
 def test_guest_without_python_falls_back_with_the_usual_hint(host_agent: HostAgent) -> None:

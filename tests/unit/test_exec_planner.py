@@ -48,6 +48,18 @@ def test_a_plain_pipelined_module_of_roots_goes_to_the_worker() -> None:
     assert (route.name, route.interpreter, refusals) == (WORKER_MODULE, "/usr/bin/python3", [])
 
 
+def with_environment(env: dict[str, str]) -> str:
+    """The pipelined command of a task with `environment:`, as ActionBase builds it through the shell plugin."""
+    return "/bin/sh -c " + shlex.quote(sh().append_command(
+        sh().build_module_command(sh().env_prefix(**env), "#!/usr/bin/python3", "").strip(), "sleep 0"))
+
+
+def test_a_tasks_environment_goes_to_the_worker_with_it_exactly() -> None:
+    env = {"QGA_A": "two words", "QGA_B": "it's $HOME `id` \\n", "QGA_EMPTY": ""}
+    route, refusals = choose(request(with_environment(env)))
+    assert (route.name, route.interpreter, route.env, refusals) == (WORKER_MODULE, "/usr/bin/python3", env, [])
+
+
 def test_ansible_cores_tmp_dir_housekeeping_goes_to_the_worker_as_an_op() -> None:
     route, refusals = choose(request(pipelined(sh().mkdtemp("ansible-tmp-1-2-3", tmpdir="/tmp")), in_data=None))
     assert route.name == WORKER_OP and route.op["kind"] == "mkdtemp"
@@ -67,7 +79,9 @@ def test_become_goes_the_normal_way_saying_why(method: str) -> None:
 @pytest.mark.parametrize(
     ("req", "module_reason", "op_reason"),
     [
-        (request(pipelined("FOO=bar /usr/bin/python3")), "'INTERPRETER && sleep 0'", "the command has stdin"),
+        (request(with_environment({"PYTHONPATH": "/opt", "LC_ALL": "C"})), "sets LC_ALL, PYTHONPATH, which a",
+         "the command has stdin"),
+        (request(pipelined("/usr/bin/python3 -E")), "'[ENVIRONMENT] INTERPRETER && sleep 0'", "has stdin"),
         (request(pipelined("/usr/bin/python3"), user="alice"), "alice is not root", "the command has stdin"),
         (request(pipelined("/usr/bin/python3"), executor=False), "the executor is off", "the executor is off"),
         (request(pipelined("/usr/bin/python3"), in_data=b"print(1)\n"), "not an AnsiballZ module", "has stdin"),
@@ -75,7 +89,8 @@ def test_become_goes_the_normal_way_saying_why(method: str) -> None:
         (request(pipelined("rm -f -r /etc > /dev/null 2>&1"), in_data=None), "no pipelined", "not one of"),
         (request(pipelined("echo ~"), in_data=None, user="alice"), "no pipelined", "remote_user alice is not root"),
     ],
-    ids=["environment", "remote_user", "executor off", "not AnsiballZ", "raw", "other rm", "housekeeping of alice"],
+    ids=["interpreter start environment", "interpreter arguments", "remote_user", "executor off", "not AnsiballZ",
+         "raw", "other rm", "housekeeping of alice"],
 )
 def test_everything_else_goes_through_guest_exec_with_each_refusal(
     req: ExecRequest, module_reason: str, op_reason: str

@@ -457,9 +457,10 @@ def _fork_job(jobs: str, job_id: str, base_path: t.List[str], control: socket.so
         control.close()
         _close_fds()
         with open(request, "rb") as handle:
-            handle.readline()
+            header = json.loads(handle.readline().decode("utf-8"))
             payload = handle.read()  # stripped by the manager: zip_data is empty
         os.unlink(request)
+        os.environ.update(header.get("env") or {})  # the task's environment: (never what the interpreter read)
         _job_stdio(jobs, job_id)
         code = payload.replace(EMPTY_ZIP_DATA, b"\nzip_data=" + ZIP_NAME.encode() + b",\n", 1)
         status = run_payload(code, base_path, {ZIP_NAME: zip_b64})
@@ -488,7 +489,8 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _guard_fresh_job(jobs: str, job_id: str, stdin: int, interpreter: str, manager: int) -> None:
+def _guard_fresh_job(jobs: str, job_id: str, stdin: int, interpreter: str, env: t.Dict[str, str],
+                     manager: int) -> None:
     """Lead the job's process group; run the interpreter in it; kill the group if the manager dies."""
     os.setsid()
     _child_signals()
@@ -507,7 +509,7 @@ def _guard_fresh_job(jobs: str, job_id: str, stdin: int, interpreter: str, manag
             _job_stdio(jobs, job_id)
             os.dup2(stdin, 0)
             _close_fds()
-            os.execv(interpreter, [interpreter])  # noqa: S606 (the pipelined command)
+            os.execve(interpreter, [interpreter], dict(os.environ, **env))  # noqa: S606 (the pipelined command)
         finally:
             os._exit(127)
     os.close(stdin)
@@ -731,7 +733,8 @@ class Manager:
         pid = os.fork()
         if pid == 0:
             try:
-                _guard_fresh_job(self.jobs, job_id, stdin, header["interpreter"], manager=os.getppid())
+                _guard_fresh_job(self.jobs, job_id, stdin, header["interpreter"], header.get("env") or {},
+                                 manager=os.getppid())
             finally:
                 os._exit(127)
         os.close(stdin)

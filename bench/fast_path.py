@@ -1,0 +1,97 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The persistent executor's fast-path counters: for each kind of task and identity, how many of its commands
+the worker ran (the rest went through guest-exec), on a host agent with ansible_qga_executor: persistent.
+
+Identities: root; become (su to root, which needs no password as root); remote_user daemon. A worker is started
+by a first task before the counted ones. The goal (issue 18) is every command in the worker for all three.
+
+    python bench/fast_path.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import typing as t
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import run_ansible
+from exec_routes import worker_share_by_task
+from hostagent import HostAgent
+
+IDENTITIES: dict[str, dict[str, t.Any]] = {
+    "root": {},
+    "become su": {"ansible_become": True, "ansible_become_method": "su"},
+    "remote_user daemon": {"ansible_user": "daemon", "ansible_remote_tmp": "/tmp"},  # its home is not its own
+}
+TASKS = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: start the worker
+      ping:
+      vars: {ansible_user: root, ansible_become: false}
+    - name: command
+      command: id -un
+    - name: module with stdin
+      command: cat
+      args: {stdin: x}
+    - name: environment
+      command: printenv QGA_KIND
+      environment: {QGA_KIND: env}
+    - name: copy
+      copy: {content: "x\\n", dest: "%(dir)s/copied.txt", mode: "0644"}
+    - name: template
+      template: {src: "%(dir)s/t.j2", dest: "%(dir)s/t.txt", mode: "0644"}
+    - name: fetch
+      fetch: {src: "%(dir)s/t.txt", dest: "%(dir)s/fetched/", flat: true}
+    - name: file
+      file: {path: "%(dir)s/copied.txt", mode: "0644"}
+    - name: stat
+      stat: {path: "%(dir)s/t.txt"}
+    - name: setup
+      setup: {gather_subset: ["!all", "!min", "date_time"]}
+"""
+KINDS = ["command", "module with stdin", "environment", "copy", "template", "fetch", "file", "stat", "setup"]
+
+
+def main() -> int:
+    columns: dict[str, dict[str, tuple[int, int]]] = {}
+    with HostAgent() as agent:
+        for identity, host_vars in IDENTITIES.items():
+            with tempfile.TemporaryDirectory(prefix="vmguest-qga-fastpath-") as work:
+                os.chmod(work, 0o1777)  # noqa: S103 (daemon writes here too: a directory like /tmp)
+                with open(os.path.join(work, "t.j2"), "w") as handle:
+                    handle.write("t\n")
+                host = {
+                    "ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": agent.channel,
+                    "ansible_qga_executor": "persistent", "ansible_python_interpreter": "/usr/bin/python3",
+                    **host_vars,
+                }
+                run = run_ansible({"h": host}, TASKS % {"dir": work}, args=["-vvv"])
+                if run.rc != 0:
+                    print("%s: the play failed (rc %d):\n%s" % (identity, run.rc, run.output[-3000:]))
+                    return 1
+                columns[identity] = worker_share_by_task(run.output)
+    print("== commands the worker ran / commands, per task (host agent, ansible_qga_executor: persistent)")
+    print("%-20s" % "task" + "".join("%22s" % identity for identity in IDENTITIES))
+    totals = dict.fromkeys(IDENTITIES, (0, 0))
+    for kind in KINDS:
+        cells = []
+        for identity in IDENTITIES:
+            in_worker, total = columns[identity].get(kind, (0, 0))
+            done, all_ = totals[identity]
+            totals[identity] = (done + in_worker, all_ + total)
+            cells.append("%22s" % ("%d/%d" % (in_worker, total)))
+        print("%-20s" % kind + "".join(cells))
+    print("%-20s" % "share" + "".join(
+        "%21.0f%%" % (100.0 * done / all_ if all_ else 0.0) for done, all_ in totals.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+# Copyright (c) vmguest.qga contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""How many of each task's commands the persistent executor's worker ran, read from a -vvv run's output.
+
+The connection says `EXEC <cmd>` once per exec_command and the executor `EXECUTOR job ID done (HOW)` once per
+command the worker answered, so the share of the second in the first is the fast path actually taken.
+"""
+
+from __future__ import annotations
+
+import re
+
+TASK_LINE = re.compile(r"^TASK \[(?P<name>.*?)\] \*+$")
+EXEC_LINE = re.compile(r"^<[^>]+> EXEC (?!ROUTE |rc=)")
+DONE_LINE = re.compile(r"^<[^>]+> EXECUTOR job \w+ done \((?!needzip)")
+TRANSFER_LINE = re.compile(r"^<[^>]+> (?:PUT|FETCH) ")
+
+
+def worker_share_by_task(output: str) -> dict[str, tuple[int, int]]:
+    """task name -> (commands the worker ran, commands in all), for the tasks that ran any command.
+
+    A command counts as the worker's when a job of the worker finished before the next command or transfer
+    (a PUT's own job, the worker creating the file, is not a command).
+    """
+    shares: dict[str, tuple[int, int]] = {}
+    task = ""
+    waiting = False  # an EXEC whose answer is not seen yet
+    for line in output.splitlines():
+        found = TASK_LINE.match(line)
+        if found:
+            task, waiting = found.group("name"), False
+            continue
+        in_worker, total = shares.get(task, (0, 0))
+        if EXEC_LINE.match(line):
+            shares[task] = (in_worker, total + 1)
+            waiting = True
+        elif TRANSFER_LINE.match(line):
+            waiting = False
+        elif DONE_LINE.match(line) and waiting:
+            shares[task] = (in_worker + 1, total)
+            waiting = False
+    return shares
