@@ -129,7 +129,7 @@ def vm_session(repeat: int) -> list[Row]:
     from testvm import TestVM
 
     with TestVM() as vm:
-        hosts = {"vm": {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": "unix:" + vm.agent_socket}}
+        hosts = {"vm": {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": "unix:%s" % vm.agent_socket}}
         return [per_host(hosts, module, repeat) for module in MODULES]
 
 
@@ -138,7 +138,9 @@ def libvirt_rows(uri: str, domain: str, repeat: int, with_peer: bool) -> list[Ro
                       "ansible_qga_domain": domain}}
     rows = [per_host(hosts, module, repeat) for module in MODULES]
     if with_peer:
-        peer = {domain: {"ansible_connection": "community.libvirt.libvirt_qemu", "ansible_libvirt_uri": uri}}
+        # libvirt_qemu's guest-exec has no HOME: ansible-core's default ~/.ansible/tmp is no directory it can make.
+        peer = {domain: {"ansible_connection": "community.libvirt.libvirt_qemu", "ansible_libvirt_uri": uri,
+                         "ansible_remote_tmp": "/tmp/.ansible-bench"}}
         row = per_host(peer, "setup", repeat, bin_dir=os.path.join(PEER_VENV, "bin"), with_collection=False)
         rows.append(dict(row, label="setup (libvirt_qemu)"))
     return rows
