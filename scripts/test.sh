@@ -2,7 +2,8 @@
 # Run every check of vmguest.qga, each once: schema freshness, ruff, mypy, changelog lint and
 # ansible-test sanity here; then pytest with everything else: the tests without a VM (unit tests, the
 # docs lint and site build, ansible-lint, ansible-doc of the built tarball, the real host agent) on both
-# cores, then the tests of the real TCG test VM and of the same VM under libvirtd. Exits non-zero when anything fails; prints how long each
+# cores, the tests that read ansible-core's own forms once more on its newest release, then the tests of the
+# real TCG test VM and of the same VM under libvirtd. Exits non-zero when anything fails; prints how long each
 # step took, and pytest prints each test's time (--durations) and the VM boots.
 #
 #   bash scripts/test.sh [PYTEST ARGS...]           # everything: the CI gate (.ci/run)
@@ -60,5 +61,7 @@ pytest_args=(--durations=0 --durations-min=1)
 step "pytest --no-vm -n 2 (units, docs, lint, packaging, host agents)" \
   "$PY" -m pytest --no-vm -n 2 "${pytest_args[@]}" "$@"
 if [ "$quick" = 0 ]; then
+  # The lock pins the oldest supported ansible-core; what reads its forms runs once more on the newest.
+  step "newest ansible-core (units, executor, qga_facts; scripts/newest_core.sh)" bash scripts/newest_core.sh -q
   step "pytest --vm-only (the plain VM, then libvirt)" "$PY" -m pytest --vm-only "${pytest_args[@]}" "$@"
 fi

@@ -16,7 +16,7 @@ description:
     O(removes) skip the command, and the task reports changed whenever the command ran.
   - Needs no Python in the guest, only C(guest-exec) and C(guest-exec-status) enabled in the agent.
   - Takes a free-form command line like M(ansible.builtin.shell) (see the examples; C(-a 'uname -a') ad hoc), the
-    same as O(cmd), with ansible-core 2.19 or later (older ones refuse free-form arguments of collection actions).
+    same as O(cmd).
   - POSIX guests only for O(user), O(chdir), O(creates) and O(removes).
 author:
   - vmguest.qga contributors (@vmguest)

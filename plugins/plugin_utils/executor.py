@@ -34,6 +34,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaExecTimeout,
     QgaFileError,
 )
+from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
 
 if t.TYPE_CHECKING:
     from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
@@ -46,7 +47,6 @@ WORKER_SOURCE_PATH = os.path.abspath(worker_code.__file__)
 START_TIMEOUT = 120.0
 # How often the worker's liveness is checked while waiting for a reply.
 LIVENESS_INTERVAL = 1.0
-PIPELINED_SUFFIX = " && sleep 0"
 # NAME=VALUE as ansible-core's sh shell plugin writes `environment:` (env_prefix).
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 # Variables an interpreter (or its locale and loader) reads when it starts: a job forked from a preloaded
@@ -77,7 +77,7 @@ class PipelinedModule:
 def pipelined_module(cmd: str, in_data: bytes | None) -> tuple[PipelinedModule | None, str]:
     """The pipelined AnsiballZ task `cmd` runs, or None and why the executor can't take it.
 
-    Only ansible-core's exact form qualifies: `/bin/sh -c '[NAME=VALUE ...] INTERPRETER && sleep 0'`, each value
+    Only ansible-core's exact form qualifies: `/bin/sh -c '[NAME=VALUE ...] INTERPRETER[ && sleep 0]'`, each value
     quoted as its shell plugin quotes it (so nothing in it is expanded), with an AnsiballZ wrapper on stdin.
     Become wrappers, interpreter arguments and anything else keep the normal path.
     """
@@ -85,15 +85,9 @@ def pipelined_module(cmd: str, in_data: bytes | None) -> tuple[PipelinedModule |
         return None, "no pipelined module on stdin"
     if b"_ANSIBALLZ_WRAPPER = True" not in in_data or b"\nzip_data=" not in in_data:
         return None, "stdin is not an AnsiballZ module"
-    try:
-        words = shlex.split(cmd)
-    except ValueError:
-        return None, "unparsable command"
-    if len(words) != 3 or words[:2] != ["/bin/sh", "-c"]:
+    body = shell_ops.low_level_body(cmd)
+    if body is None:
         return None, "not a /bin/sh -c command"
-    if not words[2].endswith(PIPELINED_SUFFIX):
-        return None, "command is not '[ENVIRONMENT] INTERPRETER && sleep 0' (become or interpreter arguments)"
-    body = words[2][: -len(PIPELINED_SUFFIX)]
     try:
         parts = shlex.split(body)
     except ValueError:
@@ -102,7 +96,7 @@ def pipelined_module(cmd: str, in_data: bytes | None) -> tuple[PipelinedModule |
     interpreter = parts[-1] if parts else ""
     rebuilt = " ".join(["%s=%s" % (name, shlex.quote(value)) for name, value in env.items()] + [interpreter])
     if len(env) != len(parts) - 1 or not interpreter.startswith("/") or rebuilt != body:
-        return None, "command is not '[ENVIRONMENT] INTERPRETER && sleep 0' (become or interpreter arguments)"
+        return None, "command is not '[ENVIRONMENT] INTERPRETER' (become or interpreter arguments)"
     startup = sorted(name for name in env if INTERPRETER_START_ENV.match(name))
     if startup:
         return None, "environment sets %s, which a preloaded interpreter has already read" % ", ".join(startup)

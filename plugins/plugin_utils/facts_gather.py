@@ -26,15 +26,10 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils import facts
 
 display = Display()
 
-# The module a pipelined AnsiballZ payload runs names it in plain text in every ansible-core release.
 MODULE_FQN = b"ansible_collections.vmguest.qga.plugins.modules.qga_facts"
-# How an AnsiballZ wrapper names the module it runs: ansible-core 2.19+ passes `module_fqn='...',` on a line of
-# its own to _ansiballz_main; 2.17 and 2.18 run it with runpy's `mod_name='...'`. Module arguments sit inside
-# an escaped string literal there, so they cannot produce either form.
-MODULE_IN_WRAPPER = re.compile(
-    rb"^module_fqn=" + re.escape(b"'" + MODULE_FQN + b"'") + rb",$|\bmod_name=" + re.escape(b"'" + MODULE_FQN + b"'"),
-    re.MULTILINE,
-)
+# How an AnsiballZ wrapper (ansible-core 2.19+) names the module it runs: `module_fqn='...',` on a line of its own
+# in the call of _ansiballz_main. Module arguments sit inside an escaped string literal there: no such line.
+MODULE_IN_WRAPPER = re.compile(rb"^module_fqn=" + re.escape(b"'" + MODULE_FQN + b"'") + rb",$", re.MULTILINE)
 PROBE_TIMEOUT = 30.0
 
 

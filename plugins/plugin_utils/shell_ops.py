@@ -18,6 +18,7 @@ import re
 import shlex
 import typing as t
 
+# ansible-core up to 2.20 appends this to every command it runs (_low_level_execute_command); 2.21 does not.
 _SLEEP = " && sleep 0"
 # A path ansible-core pasted unquoted into `echo`: absolute or under ~, nothing the shell would expand.
 _PLAIN_PATH = r"(?:/|~/)[A-Za-z0-9_.+@:/-]*|~"
@@ -38,13 +39,9 @@ def recognise(cmd: str, home: str) -> dict[str, t.Any] | None:
 
     `home`: the HOME the guest shell would have, for `~` in a tmp dir path.
     """
-    try:
-        words = shlex.split(cmd)
-    except ValueError:
+    inner = low_level_body(cmd)
+    if inner is None:
         return None
-    if len(words) != 3 or words[0] != "/bin/sh" or words[1] != "-c" or not words[2].endswith(_SLEEP):
-        return None
-    inner = words[2][: -len(_SLEEP)]
     found = _MKDTEMP.fullmatch(inner)
     if found:
         return _mkdtemp(found, home)
@@ -62,6 +59,18 @@ def recognise(cmd: str, home: str) -> dict[str, t.Any] | None:
     if len(argv) == 2 and argv[0] == "echo" and _HOME_OF.fullmatch(inner[len("echo "):]):
         return {"kind": "home", "user": argv[1][1:], "home": home}
     return None
+
+
+def low_level_body(cmd: str) -> str | None:
+    """What ansible-core ran as `/bin/sh -c 'BODY[ && sleep 0]'` (the default executable), or None."""
+    try:
+        words = shlex.split(cmd)
+    except ValueError:
+        return None
+    if len(words) != 3 or words[:2] != ["/bin/sh", "-c"]:
+        return None
+    body = words[2]
+    return body[: -len(_SLEEP)] if body.endswith(_SLEEP) else body
 
 
 def _absolute(paths: list[str]) -> bool:

@@ -926,7 +926,7 @@ def test_pipelining_is_on_by_default(host_agent: HostAgent) -> None:
     tasks = "    - name: command\n      command: echo piped\n"
     run = run_playbook(play(tasks), {"h": qga_host(host_agent.channel)}, args=["-vvv"])
     assert ok(run, "command")["stdout"] == "piped"
-    assert "Pipelining is enabled" in run.stdout
+    # (ansible-core up to 2.20 also says "Pipelining is enabled"; 2.21 no longer does: the module on stdin tells.)
     assert re.search(r"EXEC .*python.* \(\d+ bytes on stdin\)", run.stdout), run.stdout
     assert not re.search(r"\bPUT .*AnsiballZ", run.stdout), run.stdout
     assert "ansible-tmp-" not in run.stdout  # no remote tmp dir at all for a pipelined module

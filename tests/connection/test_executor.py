@@ -188,7 +188,7 @@ def test_copy_housekeeping_runs_in_the_worker_without_processes(host_agent: Host
 
 
 def test_worker_and_its_tasks_run_on_the_oldest_target_python(host_agent: HostAgent, tmp_path: t.Any) -> None:
-    """The oldest guest Python the locked ansible-core runs tasks on (3.8 for 2.19) runs the worker and its tasks."""
+    """The oldest guest Python the installed ansible-core runs tasks on runs the worker and its tasks."""
     python = pyenv_python(OLDEST_TARGET_PYTHON)
     source = tmp_path / "source.txt"
     source.write_text("copied by python %s\n" % OLDEST_TARGET_PYTHON)

@@ -63,6 +63,12 @@ class FakeAgent:
         return responses
 
 
+def task_result(failure: AnsibleActionFail) -> dict[str, t.Any]:
+    """The task result an AnsibleActionFail makes (ansible-core up to 2.20 keeps failed and msg in its result
+    too; 2.21 adds them when it builds the task result)."""
+    return dict(failure.result, failed=True, msg=failure.message)
+
+
 def run(plugin: types.ModuleType, agent: FakeAgent, args: dict[str, t.Any],
         check_mode: bool = False) -> dict[str, t.Any]:
     """The result of the plugin's run_qga on host h."""
@@ -101,14 +107,14 @@ def test_a_processor_the_agent_stops_at_fails_the_task_saying_how_far_it_got() -
     with pytest.raises(AnsibleActionFail) as raised:
         run(qga_vcpus, agent, {"online_count": 2})
     msg = "h: the guest changed 0 of 2 processor(s); taking cpu 2 offline failed, the rest were not tried"
-    assert raised.value.result_contribution == {"changed": False, "failed": True, "msg": msg}
+    assert task_result(raised.value) == {"changed": False, "failed": True, "msg": msg}
 
 
 def test_a_block_the_guest_refuses_fails_the_task_reporting_what_was_read_again() -> None:
     agent = FakeAgent("phys-index", 4, refused=[3])
     with pytest.raises(AnsibleActionFail) as raised:
         run(qga_memory_blocks, agent, {"online_count": 2})
-    failure = dict(raised.value.result_contribution)
+    failure = task_result(raised.value)
     assert failure.pop("msg") == ("h: taking memory block 3 offline failed: operation-failed "
                                   "(the guest kernel refused, EINVAL: Invalid argument)")
     assert agent.online == {0: True, 1: True, 2: False, 3: True}
@@ -130,5 +136,5 @@ def test_when_the_guest_refuses_every_block_the_task_changed_nothing() -> None:
     agent = FakeAgent("phys-index", 4, refused=[2, 3])
     with pytest.raises(AnsibleActionFail) as raised:
         run(qga_memory_blocks, agent, {"online_count": 2})
-    assert raised.value.result_contribution["changed"] is False
-    assert raised.value.result_contribution["offline_blocks"] == []
+    assert task_result(raised.value)["changed"] is False
+    assert task_result(raised.value)["offline_blocks"] == []

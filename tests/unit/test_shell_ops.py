@@ -17,9 +17,8 @@ import subprocess
 import typing as t
 
 import pytest
-from ansible.plugins.loader import get_shell_plugin, init_plugin_loader
 from ansible.plugins.shell import ShellBase as ShellModule
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+from core_commands import low_level, sh_plugin
 
 from ansible_collections.vmguest.qga.plugins.module_utils.guest import executor_worker as worker
 from ansible_collections.vmguest.qga.plugins.plugin_utils import shell_ops
@@ -29,16 +28,7 @@ HOME = "/root"
 
 @pytest.fixture(scope="module")
 def shell() -> t.Iterator[ShellModule]:
-    init_plugin_loader()
-    yield get_shell_plugin(shell_type="sh", executable="/bin/sh")
-    # Its collection finder would take over imports of this collection's modules not imported yet in
-    # later tests of this process, and refuse them (the collection was imported without its metadata).
-    _AnsibleCollectionFinder._remove()
-
-
-def low_level(shell: ShellModule, cmd: str) -> str:
-    """What ActionBase._low_level_execute_command hands the connection for `cmd` (default executable)."""
-    return "/bin/sh -c " + shlex.quote(shell.append_command(cmd, "sleep 0"))
+    yield from sh_plugin()
 
 
 def test_mkdtemp_of_the_default_remote_tmp(shell: ShellModule) -> None:
@@ -93,7 +83,7 @@ def test_expand_user(shell: ShellModule, username: str) -> None:
     "/bin/sh -c 'echo $HOME && sleep 0'",
     "/bin/sh -c 'chmod u+x relative && sleep 0'",
     "/bin/sh -c 'chmod u+x /x; id && sleep 0'",
-    "/bin/sh -c 'chmod u+x /x'",
+    "/bin/sh -c 'chmod u+x /x && sleep 1'",
     "/bin/bash -c 'chmod u+x /x && sleep 0'",
     "sudo -u root /bin/sh -c 'chmod u+x /x && sleep 0'",
     "/bin/sh -c 'unbalanced \" && sleep 0'",
