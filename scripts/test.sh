@@ -53,7 +53,7 @@ step() {
 step "setup (Debian packages, $venv)" bash scripts/setup.sh
 step "schema: generated file is current" "$PY" tools/qapi2jsonschema.py --check
 step "ruff" "$PY" -m ruff check .
-step "mypy" "$PY" -m mypy
+step "mypy (as ansible_collections.vmguest.qga)" bash scripts/mypy.sh
 step "antsibull-changelog lint" env PATH="$PWD/$venv/bin:$PATH" antsibull-changelog lint
 step "ansible-test sanity (offline, --venv)" bash scripts/sanity.sh
 pytest_args=(--durations=0 --durations-min=1)

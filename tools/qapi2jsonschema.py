@@ -782,6 +782,8 @@ HEADER = '''\
 #     {regenerate} --check
 """JSON Schema (draft 2020-12) of the QEMU guest agent protocol, generated from its QAPI schema."""
 
+import typing as t
+
 # fmt: off
 '''
 
@@ -789,7 +791,7 @@ HEADER = '''\
 def render_module(schema: dict) -> str:
     """Return the text of the generated Python module for schema."""
     lines: list[str] = []
-    _render(schema, 0, "SCHEMA = ", "", lines)
+    _render(schema, 0, "SCHEMA: t.Dict[str, t.Any] = ", "", lines)
     return HEADER.format(regenerate=REGENERATE) + "\n".join(lines) + "\n# fmt: on\n"
 
 

@@ -31,7 +31,7 @@ from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import (
     QgaLockTimeout,
     QgaOutputTruncated,
 )
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import LIBVIRT_LIMITS
+from ansible_collections.vmguest.qga.plugins.module_utils.qga.transport import LIBVIRT_LIMITS, StreamTransport
 from ansible_collections.vmguest.qga.plugins.plugin_utils.channel_access import shared_client
 
 # Commands that only read: run every one of them against the real agent.
@@ -166,7 +166,9 @@ def test_stale_replies_left_by_a_previous_client_are_skipped(host_agent: HostAge
 @pytest.mark.fault
 def test_a_client_closing_with_unread_replies_does_not_take_the_agent_down(fresh_host_agent: HostAgent) -> None:
     qga = shared_client(fresh_host_agent.channel).connect()
-    qga._transport.send(b'{"execute": "guest-get-osinfo"}\n' * 3, 5)  # replies never read by the client
+    transport = qga._transport
+    assert isinstance(transport, StreamTransport)
+    transport.send(b'{"execute": "guest-get-osinfo"}\n' * 3, 5)  # replies never read by the client
     time.sleep(0.3)
     qga.close()
     time.sleep(0.3)

@@ -33,7 +33,7 @@ def test_libvirt_channel_dir_gives_the_domain_name_and_a_long_one_matches_its_fu
         stale_socket(os.path.join(directory, "org.qemu.guest_agent.0"))
     scan = scan_sockets([os.path.join(work_dir, "*", "org.qemu.guest_agent.0")])
     names = {record.vm_name: record for record in scan.records}
-    assert sorted(names) == ["a-very-long-domain-n", "web1"]
+    assert sorted(map(str, names)) == ["a-very-long-domain-n", "web1"]
     assert served_by_libvirt(names["web1"], {"web1"})
     assert served_by_libvirt(names["a-very-long-domain-n"], {"a-very-long-domain-name-that-goes-on"})
     assert not served_by_libvirt(names["web1"], {"web10"})

@@ -10,8 +10,10 @@
 #     python tools/qapi2jsonschema.py --check
 """JSON Schema (draft 2020-12) of the QEMU guest agent protocol, generated from its QAPI schema."""
 
+import typing as t
+
 # fmt: off
-SCHEMA = {
+SCHEMA: t.Dict[str, t.Any] = {
     "$defs": {
         "GuestAgentCommandInfo": {
             "additionalProperties": False,

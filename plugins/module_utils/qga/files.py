@@ -141,10 +141,22 @@ def _mode_word(mode: str) -> str:
     return "reading" if mode.startswith("r") and "+" not in mode else "writing"
 
 
+class ByteSource(t.Protocol):
+    """What write_file reads from: a binary file, or anything else with read(size)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ByteSink(t.Protocol):
+    """What read_file writes to: a binary file, or anything else with write(data)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
 def write_file(
     client: QgaClient,
     path: str,
-    source: t.BinaryIO,
+    source: ByteSource,
     chunk_size: int | None = None,
     mode: str = "w",
     progress: ProgressCallback | None = None,
@@ -169,7 +181,7 @@ def write_file(
 def read_file(
     client: QgaClient,
     path: str,
-    sink: t.BinaryIO,
+    sink: ByteSink,
     chunk_size: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> TransferResult:
