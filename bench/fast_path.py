@@ -20,7 +20,8 @@ import typing as t
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import run_ansible
-from exec_routes import worker_share_by_task
+from ansible_run import play
+from exec_routes import ORDINARY_KINDS, ordinary_tasks, worker_share_by_task
 from hostagent import HostAgent
 
 IDENTITIES: dict[str, dict[str, t.Any]] = {
@@ -28,35 +29,6 @@ IDENTITIES: dict[str, dict[str, t.Any]] = {
     "become su": {"ansible_become": True, "ansible_become_method": "su"},
     "remote_user daemon": {"ansible_user": "daemon", "ansible_remote_tmp": "/tmp"},  # its home is not its own
 }
-TASKS = """
-- hosts: all
-  gather_facts: false
-  tasks:
-    - name: start the worker
-      ping:
-      vars: {ansible_user: root, ansible_become: false}
-    - name: command
-      command: id -un
-    - name: module with stdin
-      command: cat
-      args: {stdin: x}
-    - name: environment
-      command: printenv QGA_KIND
-      environment: {QGA_KIND: env}
-    - name: copy
-      copy: {content: "x\\n", dest: "%(dir)s/copied.txt", mode: "0644"}
-    - name: template
-      template: {src: "%(dir)s/t.j2", dest: "%(dir)s/t.txt", mode: "0644"}
-    - name: fetch
-      fetch: {src: "%(dir)s/t.txt", dest: "%(dir)s/fetched/", flat: true}
-    - name: file
-      file: {path: "%(dir)s/copied.txt", mode: "0644"}
-    - name: stat
-      stat: {path: "%(dir)s/t.txt"}
-    - name: setup
-      setup: {gather_subset: ["!all", "!min", "date_time"]}
-"""
-KINDS = ["command", "module with stdin", "environment", "copy", "template", "fetch", "file", "stat", "setup"]
 
 
 def main() -> int:
@@ -65,14 +37,12 @@ def main() -> int:
         for identity, host_vars in IDENTITIES.items():
             with tempfile.TemporaryDirectory(prefix="vmguest-qga-fastpath-") as work:
                 os.chmod(work, 0o1777)  # noqa: S103 (daemon writes here too: a directory like /tmp)
-                with open(os.path.join(work, "t.j2"), "w") as handle:
-                    handle.write("t\n")
                 host = {
                     "ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": agent.channel,
                     "ansible_qga_executor": "persistent", "ansible_python_interpreter": "/usr/bin/python3",
                     **host_vars,
                 }
-                run = run_ansible({"h": host}, TASKS % {"dir": work}, args=["-vvv"])
+                run = run_ansible({"h": host}, play(ordinary_tasks(work)), args=["-vvv"])
                 if run.rc != 0:
                     print("%s: the play failed (rc %d):\n%s" % (identity, run.rc, run.output[-3000:]))
                     return 1
@@ -80,7 +50,7 @@ def main() -> int:
     print("== commands the worker ran / commands, per task (host agent, ansible_qga_executor: persistent)")
     print("%-20s" % "task" + "".join("%22s" % identity for identity in IDENTITIES))
     totals = dict.fromkeys(IDENTITIES, (0, 0))
-    for kind in KINDS:
+    for kind in ORDINARY_KINDS:
         cells = []
         for identity in IDENTITIES:
             in_worker, total = columns[identity].get(kind, (0, 0))

@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 from ansible_run import RESET_BETWEEN_TWO_COMMANDS, AnsibleRun, failed, ok, play, run_playbook
-from exec_routes import worker_share_by_task
+from exec_routes import ORDINARY_KINDS, ordinary_tasks, worker_share_by_task
 from executor_workers import (
     PARENT_DIR,
     process_exists,
@@ -329,39 +329,13 @@ def test_a_tasks_environment_runs_in_the_worker_as_the_shell_would_set_it(host_a
 def test_every_command_of_roots_ordinary_tasks_runs_in_the_worker(host_agent: HostAgent, tmp_path: t.Any) -> None:
     """The fast path taken, not only the same results: command, a module with stdin, copy, fetch, template,
     file, stat, setup and environment, once a worker runs (the first task starts it)."""
-    template = tmp_path / "motd.j2"
-    template.write_text("{{ greeting }}\n")
-    tasks = """
-    - name: start the worker
-      ping:
-    - name: command
-      command: uname -s
-    - name: module with stdin
-      command: cat
-      args: {stdin: from-stdin}
-    - name: environment
-      command: printenv QGA_KIND
-      environment: {QGA_KIND: env}
-    - name: copy
-      copy: {content: "copied\\n", dest: "%(dir)s/copied.txt", mode: "0600"}
-    - name: template
-      template: {src: "%(template)s", dest: "%(dir)s/motd"}
-      vars: {greeting: hello}
-    - name: fetch
-      fetch: {src: "%(dir)s/motd", dest: "%(dir)s/fetched/", flat: true}
-    - name: file
-      file: {path: "%(dir)s/copied.txt", mode: "0640"}
-    - name: stat
-      stat: {path: "%(dir)s/motd"}
-    - name: setup
-      setup: {gather_subset: ["!all", "!min", "date_time"]}
-""" % {"dir": tmp_path, "template": template}
+    tasks = ordinary_tasks(str(tmp_path))
     run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
     assert (tmp_path / "fetched" / "motd").read_text() == "hello\n"
     assert ok(run, "module with stdin")["stdout"] == "from-stdin" and ok(run, "environment")["stdout"] == "env"
     shares = worker_share_by_task(run.output)
-    kinds = ["command", "module with stdin", "environment", "copy", "template", "fetch", "file", "stat", "setup"]
-    assert {kind: shares[kind][0] == shares[kind][1] > 0 for kind in kinds} == dict.fromkeys(kinds, True), shares
+    assert {kind: shares[kind][0] == shares[kind][1] > 0 for kind in ORDINARY_KINDS} == dict.fromkeys(
+        ORDINARY_KINDS, True), shares
 
 
 def test_guest_without_python_falls_back_with_the_usual_hint(host_agent: HostAgent) -> None:

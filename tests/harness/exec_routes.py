@@ -9,12 +9,50 @@ command the worker answered, so the share of the second in the first is the fast
 
 from __future__ import annotations
 
+import os
 import re
 
 TASK_LINE = re.compile(r"^TASK \[(?P<name>.*?)\] \*+$")
 EXEC_LINE = re.compile(r"^<[^>]+> EXEC (?!ROUTE |rc=)")
 DONE_LINE = re.compile(r"^<[^>]+> EXECUTOR job \w+ done \((?!needzip)")
 TRANSFER_LINE = re.compile(r"^<[^>]+> (?:PUT|FETCH) ")
+
+
+# One task of each ordinary kind, after a first task (as root, whatever the play's identity) that starts the worker.
+ORDINARY_KINDS = ["command", "module with stdin", "environment", "copy", "template", "fetch", "file", "stat", "setup"]
+ORDINARY_TASKS = """
+    - name: start the worker
+      ping:
+      vars: {ansible_user: root, ansible_become: false}
+    - name: command
+      command: id -un
+    - name: module with stdin
+      command: cat
+      args: {stdin: from-stdin}
+    - name: environment
+      command: printenv QGA_KIND
+      environment: {QGA_KIND: env}
+    - name: copy
+      copy: {content: "copied\\n", dest: "%(dir)s/copied.txt", mode: "0600"}
+    - name: template
+      template: {src: "%(dir)s/motd.j2", dest: "%(dir)s/motd"}
+      vars: {greeting: hello}
+    - name: fetch
+      fetch: {src: "%(dir)s/motd", dest: "%(dir)s/fetched/", flat: true}
+    - name: file
+      file: {path: "%(dir)s/copied.txt", mode: "0640"}
+    - name: stat
+      stat: {path: "%(dir)s/motd"}
+    - name: setup
+      setup: {gather_subset: ["!all", "!min", "date_time"]}
+"""
+
+
+def ordinary_tasks(directory: str) -> str:
+    """ORDINARY_TASKS (list items indented for ansible_run.play) working in `directory`, its template written."""
+    with open(os.path.join(directory, "motd.j2"), "w") as handle:
+        handle.write("{{ greeting }}\n")
+    return ORDINARY_TASKS % {"dir": directory}
 
 
 def worker_share_by_task(output: str) -> dict[str, tuple[int, int]]:
