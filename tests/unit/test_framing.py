@@ -217,7 +217,7 @@ class RecordingAccess(ChannelAccess):
     def __init__(self) -> None:
         self.held = 0
 
-    def acquire(self) -> None:
+    def acquire(self, connect_timeout: float, log: t.Callable[[str], None]) -> None:
         self.held += 1
 
     def release(self) -> None:

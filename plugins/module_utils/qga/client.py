@@ -93,8 +93,11 @@ class ChannelAccess:
     and goes through the channel's relay when one runs.
     """
 
-    def acquire(self) -> StreamTransport | None:
-        """Take the channel: an open transport to use instead of the client's own (a relay's), or None."""
+    def acquire(self, connect_timeout: float, log: Log) -> StreamTransport | None:
+        """Take the channel: an open transport to use instead of the client's own (a relay's), or None.
+
+        `connect_timeout` and `log` are the client's, as they are now (a caller may change its timeouts).
+        """
         return None
 
     def release(self) -> None:
@@ -179,7 +182,7 @@ class QgaClient:
                 channel=self.channel,
             )
         try:
-            relayed = self.access.acquire()
+            relayed = self.access.acquire(self.connect_timeout, self._debug)
             self._channel = self._frame(relayed) if relayed is not None else self._frame(self._transport)
             self._channel.open(self.connect_timeout)
             self.state = ClientState.CONNECTED
