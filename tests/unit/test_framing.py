@@ -212,13 +212,15 @@ def test_the_agent_going_away_is_a_channel_error() -> None:
 
 
 class RecordingAccess(ChannelAccess):
-    """Counts how often the client takes and gives back the channel."""
+    """Counts how often the client takes and gives back the channel, and the connect timeouts it was given."""
 
     def __init__(self) -> None:
         self.held = 0
+        self.connect_timeouts: list[float] = []
 
     def acquire(self, connect_timeout: float, log: t.Callable[[str], None]) -> None:
         self.held += 1
+        self.connect_timeouts.append(connect_timeout)
 
     def release(self) -> None:
         self.held = max(0, self.held - 1)
@@ -246,6 +248,12 @@ def test_the_states_follow_the_stream_and_a_lost_channel_is_given_back() -> None
     assert qga.execute("guest-ping") == {} and qga._channel.state is ChannelState.IN_SYNC
     assert qga.execute("guest-shutdown") is None  # the agent went away with the guest: no error, by design
     assert (qga.state, qga._channel.state, access.held) == (ClientState.DISCONNECTED, ChannelState.CLOSED, 0)
+    # The access waits (a relay's start) as long as the client's connect_timeout is when it connects.
+    assert access.connect_timeouts == [10.0]
+    qga.connect_timeout = 0.5
+    with pytest.raises(QgaChannelError):
+        qga.connect()  # the agent is gone
+    assert access.connect_timeouts == [10.0, 0.5] and access.held == 0
 
 
 def test_bad_arguments_are_refused_before_anything_is_sent() -> None:
