@@ -47,6 +47,8 @@ class PairTransport(SocketTransport):
         self._pair_end = sock
 
     def open(self, timeout: float) -> None:
+        if self._pair_end.fileno() < 0:  # closed when the client lost the channel: as a socket nobody serves
+            raise self._error("cannot connect: the peer is gone")
         self._sock = self._pair_end
 
 
