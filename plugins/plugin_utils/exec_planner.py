@@ -23,6 +23,8 @@ CONTROLLER_FACTS = "controller facts"
 WORKER_MODULE = "worker module"
 WORKER_OP = "worker op"
 GUEST_EXEC = "guest-exec"
+# Both worker planners' refusal when the connection's executor option is not persistent.
+EXECUTOR_OFF = "the executor is off (ansible_qga_executor: pipelining)"
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class WorkerModulePlanner(Planner):
 
     def plan(self, request: ExecRequest) -> Route | str:
         if not request.executor:
-            return "the executor is off (ansible_qga_executor: pipelining)"
+            return EXECUTOR_OFF
         if not request.in_data:
             return "no pipelined module on stdin"
         module, reason = pipelined_module(request.cmd, request.in_data)
@@ -111,7 +113,7 @@ class WorkerOpPlanner(Planner):
 
     def plan(self, request: ExecRequest) -> Route | str:
         if not request.executor:
-            return "the executor is off (ansible_qga_executor: pipelining)"
+            return EXECUTOR_OFF
         if request.in_data:
             return "the command has stdin"
         if not request.as_root:

@@ -183,7 +183,7 @@ class QgaClient:
             )
         try:
             relayed = self.access.acquire(self.connect_timeout, self._debug)
-            self._channel = self._frame(relayed) if relayed is not None else self._frame(self._transport)
+            self._channel = self._frame(relayed if relayed is not None else self._transport)
             self._channel.open(self.connect_timeout)
             self.state = ClientState.CONNECTED
             self._held_since = time.monotonic()
