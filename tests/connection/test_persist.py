@@ -105,7 +105,7 @@ def test_agent_killed_while_relayed_is_a_clear_channel_error(agent: HostAgent) -
     with shared_client(agent.channel, connect_timeout=5, persist=30) as client:
         assert client.execute("guest-ping") == {}
         agent.kill()
-        with pytest.raises(QgaChannelError, match="agent or the VM went away|channel closed"):
+        with pytest.raises(QgaChannelError, match="the agent or the VM went away"):
             client.execute("guest-ping", timeout=10)
 
 

@@ -118,6 +118,10 @@ class StreamTransport:
     def _error(self, message: str) -> QgaChannelError:
         return QgaChannelError(message, channel=self.channel)
 
+    def _gone(self, what: str) -> QgaChannelError:
+        """The stream ended or was reset: whichever way the kernel reports it, the cause is the same."""
+        return self._error("%s (the agent or the VM went away)" % what)
+
     def _timeout(self, what: str, timeout: float) -> QgaTimeoutError:
         return QgaTimeoutError("no %s within %.1f s" % (what, timeout), channel=self.channel)
 
@@ -173,7 +177,7 @@ class SocketTransport(StreamTransport):
         except socket.timeout:
             raise self._timeout("room to send", timeout) from None
         except OSError as exc:
-            raise self._error("send failed: %s (the agent went away)" % (exc.strerror or exc)) from None
+            raise self._gone("send failed: %s" % (exc.strerror or exc)) from None
 
     def receive(self, timeout: float) -> bytes:
         sock = self._require()
@@ -183,9 +187,9 @@ class SocketTransport(StreamTransport):
         except socket.timeout:
             raise self._timeout("reply", timeout) from None
         except OSError as exc:
-            raise self._error("receive failed: %s (the agent went away)" % (exc.strerror or exc)) from None
+            raise self._gone("receive failed: %s" % (exc.strerror or exc)) from None
         if not data:
-            raise self._error("the channel closed (the agent or the VM went away)")
+            raise self._gone("the channel closed")
         return data
 
     def close(self) -> None:
