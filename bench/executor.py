@@ -14,6 +14,10 @@ stopped at the end (reset_connection). Wall time of ansible-playbook, best of --
 
     python bench/executor.py --target host --runs 3
     python bench/executor.py --target vm --runs 1 --wake inotify,poll
+    python bench/executor.py --target host --runs 3 --identities   # root vs become sudo/su and remote_user
+
+--identities: per extra `command` task (10-command play minus 1-command play, over 9) for root and each other
+identity (tests/harness/exec_routes.IDENTITIES), pipelining and the executor warm (its worker already running).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ HARNESS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, HARNESS)
 
 from ansible_run import _bin, ansible_env, write_inventory  # noqa: E402
+from exec_routes import IDENTITIES  # noqa: E402
 
 TEN_COMMANDS = "- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(
     "    - command: echo task %d\n" % number for number in range(10)
@@ -94,6 +99,28 @@ def measure(channel_vars: dict[str, t.Any], runs: int, wakes: t.Sequence[str]) -
     return rows
 
 
+def per_task(host_vars: dict[str, t.Any], runs: int) -> float:
+    """Seconds per extra command task: the 10-command play minus the 1-command play, over 9 (best of `runs`)."""
+    one = best([run_play(ONE_COMMAND, host_vars) for _run in range(runs)])
+    ten = best([run_play(TEN_COMMANDS, host_vars) for _run in range(runs)])
+    return (ten.wall_s - one.wall_s) / 9
+
+
+def print_identities(target: str, channel_vars: dict[str, t.Any], runs: int) -> None:
+    """Per extra command task for root and each other identity, pipelining and the warm executor, side by side."""
+    print("\n%s: per extra command task (s), by identity" % target)
+    print("%-14s %11s %11s %17s" % ("identity", "pipelining", "executor", "executor vs root"))
+    root_executor = 0.0
+    for identity, identity_vars in {"root": {}, **IDENTITIES}.items():
+        pipelining = per_task({**channel_vars, **identity_vars, "ansible_qga_executor": "pipelining"}, runs)
+        persistent = {**channel_vars, **identity_vars, "ansible_qga_executor": "persistent"}
+        run_play(ONE_COMMAND, persistent)  # warm: the identity's worker and its zygote run
+        executor = per_task(persistent, runs)
+        root_executor = root_executor or executor
+        print("%-14s %11.3f %11.3f %16.0f%%" % (identity, pipelining, executor, 100.0 * executor / root_executor))
+    run_play(RESET, {**channel_vars, "ansible_qga_executor": "persistent"})
+
+
 def print_table(target: str, rows: list[tuple[str, str, Run]]) -> None:
     """The rows, the per-task cost of the 10-command play over the 1-command one, and the wait per job."""
     print("\n%s" % target)
@@ -120,6 +147,7 @@ def main(argv: t.Sequence[str]) -> int:
     parser.add_argument("--target", choices=("host", "vm", "both"), default="host")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--wake", default="inotify,poll", help="executor wake modes to compare (default: %(default)s)")
+    parser.add_argument("--identities", action="store_true", help="root vs the other identities, per extra task")
     args = parser.parse_args(argv)
     wakes = [wake for wake in args.wake.split(",") if wake]
     base = {"ansible_connection": "vmguest.qga.qga", "ansible_python_interpreter": "/usr/bin/python3"}
@@ -127,13 +155,19 @@ def main(argv: t.Sequence[str]) -> int:
         from hostagent import HostAgent
 
         with HostAgent() as agent:
-            print_table("host agent", measure({**base, "ansible_qga_channel": agent.channel}, args.runs, wakes))
+            if args.identities:
+                print_identities("host agent", {**base, "ansible_qga_channel": agent.channel}, args.runs)
+            else:
+                print_table("host agent", measure({**base, "ansible_qga_channel": agent.channel}, args.runs, wakes))
     if args.target in ("vm", "both"):
         from testvm import TestVM
 
         with TestVM() as vm:
             channel = "unix:%s" % vm.agent_socket
-            print_table("TCG test VM", measure({**base, "ansible_qga_channel": channel}, args.runs, wakes))
+            if args.identities:
+                print_identities("TCG test VM", {**base, "ansible_qga_channel": channel}, args.runs)
+            else:
+                print_table("TCG test VM", measure({**base, "ansible_qga_channel": channel}, args.runs, wakes))
     return 0
 
 

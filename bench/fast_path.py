@@ -4,8 +4,8 @@
 """The persistent executor's fast-path counters: for each kind of task and identity, how many of its commands
 the worker ran (the rest went through guest-exec), on a host agent with ansible_qga_executor: persistent.
 
-Identities: root; become (su to root, which needs no password as root); remote_user daemon. A worker is started
-by a first task before the counted ones. The goal (issue 18) is every command in the worker for all three.
+Identities: root; become sudo and su to daemon (no password needed as root); remote_user daemon. A worker is started
+by a first task before the counted ones. The goal (issue 18) is every command in the worker for every identity.
 
     python bench/fast_path.py
 """
@@ -21,14 +21,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import run_ansible
 from ansible_run import play
+from exec_routes import IDENTITIES as OTHER_IDENTITIES
 from exec_routes import ORDINARY_KINDS, ordinary_tasks, worker_share_by_task
 from hostagent import HostAgent
 
-IDENTITIES: dict[str, dict[str, t.Any]] = {
-    "root": {},
-    "become su": {"ansible_become": True, "ansible_become_method": "su"},
-    "remote_user daemon": {"ansible_user": "daemon", "ansible_remote_tmp": "/tmp"},  # its home is not its own
-}
+IDENTITIES: dict[str, dict[str, t.Any]] = {"root": {}, **OTHER_IDENTITIES}
 
 
 def main() -> int:

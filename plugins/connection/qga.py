@@ -338,9 +338,17 @@ from ansible.utils.display import Display
 from ansible_collections.vmguest.qga.plugins.module_utils.qga import files, guest_exec, posix
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.client import QgaClient
 from ansible_collections.vmguest.qga.plugins.module_utils.qga.errors import QgaError, QgaFileError, QgaUserError
-from ansible_collections.vmguest.qga.plugins.plugin_utils import become_prompt, exec_planner, facts_gather, relay
+from ansible_collections.vmguest.qga.plugins.plugin_utils import (
+    become_prompt,
+    exec_planner,
+    facts_gather,
+    relay,
+    worker_identity,
+)
 from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
+    START_TIMEOUT,
     ExecutorUnavailable,
+    IdentityRoute,
     PersistentExecutor,
 )
 from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options, to_ansible_error
@@ -372,6 +380,12 @@ class Connection(ConnectionBase):
         self._runner: PersistentExecutor | None = None
         # (connection user, *sudo probe argv) -> whether sudo asks that user for a password.
         self._sudo_asks: dict[tuple[str, ...], bool] = {}
+        self._become_record: worker_identity.BecomeRecorder | None = None
+
+    def set_become_plugin(self, plugin: t.Any) -> None:
+        """The task's become plugin (None: no become); what it builds is recorded for the executor's planner."""
+        super().set_become_plugin(plugin)
+        self._become_record = worker_identity.BecomeRecorder(plugin) if plugin is not None else None
 
     @property
     def _host(self) -> str:
@@ -432,7 +446,8 @@ class Connection(ConnectionBase):
         display.vvv(
             "EXEC %s%s" % (to_text(cmd), " (%d bytes on stdin)" % len(in_data) if in_data else ""), host=self._host
         )
-        route = self._route(to_text(cmd), in_data)
+        become = self._become_for(to_text(cmd), sudoable)
+        route = self._route(to_text(cmd), in_data, become)
         if route.name == exec_planner.CONTROLLER_FACTS and in_data:
             return self._answer_facts_module(in_data)
         client = self._require_client()
@@ -440,15 +455,32 @@ class Connection(ConnectionBase):
         command_timeout = float(self.get_option("command_timeout") or 0) or None
         poll = self._poll_policy()
         done = None
-        if route.name == exec_planner.WORKER_MODULE and in_data:
-            done = self._module_in_worker(client, route, in_data, command_timeout, poll)
+        identity = self._identity_route(client, user, become) if route.other_identity else None
+        if route.name == exec_planner.WORKER_MODULE:
+            done = self._module_in_worker(client, route, in_data or b"", command_timeout, poll, identity)
         elif route.name == exec_planner.WORKER_OP:
-            done = self._op_in_executor(client, route.op, poll)
+            done = self._op_in_executor(client, route.op, poll, identity)
         if done is not None:
             return done.rc, done.stdout, done.stderr
-        become = self.become if sudoable and self.become and getattr(self.become, "success", None) else None
-        password = self._become_password_line(client, user, become, poll)
-        argv = guest_exec.own_process_group(posix.run_as_argv(user, posix.in_home(to_text(cmd))))
+        rc, stdout, stderr = self._run_in_guest(client, user, to_text(cmd), in_data, become, command_timeout, poll)
+        if rc == 127 and in_data:
+            stderr += self._python_hint(cmd, stderr)
+        return rc, stdout, stderr
+
+    def _run_in_guest(
+        self,
+        client: QgaClient,
+        user: posix.GuestUser,
+        cmd: str,
+        in_data: bytes | None,
+        become: t.Any,
+        timeout: float | None,
+        poll: guest_exec.PollPolicy,
+    ) -> tuple[int, bytes, bytes]:
+        """`cmd` in the guest's /bin/sh through guest-exec, as `user` in their home, the password first on stdin
+        when `become` (the plugin that built `cmd`, or None) will ask for it."""
+        password = self._become_password_line(client, user, become, poll) if become is not None else None
+        argv = guest_exec.own_process_group(posix.run_as_argv(user, posix.in_home(cmd)))
         result = self._call(
             guest_exec.run,
             client,
@@ -456,7 +488,7 @@ class Connection(ConnectionBase):
             stdin=password + (in_data or b"") if password else in_data,
             env=user.environment(),
             clean_env=True,
-            timeout=command_timeout,
+            timeout=timeout,
             poll=poll,
             spill_output=bool(self.get_option("spill_output")),
         )
@@ -464,11 +496,15 @@ class Connection(ConnectionBase):
         if become is not None:
             stderr = become_prompt.check_outcome(become, stdout, stderr, password is not None, self._host)
             stdout = _strip_through(become.success, stdout)
-        if result.rc == 127 and in_data:
-            stderr += self._python_hint(cmd, stderr)
         display.vvvv("EXEC rc=%d, %d bytes stdout, %d bytes stderr, %.3f s" % (
             result.rc, len(stdout), len(stderr), result.duration), host=self._host)
         return result.rc, stdout, stderr
+
+    def _become_for(self, cmd: str, sudoable: bool) -> t.Any:
+        """The task's become plugin if `cmd` goes through it (it carries its success marker), else None."""
+        become = self.become if sudoable else None
+        success = getattr(become, "success", None)
+        return become if success and success in cmd else None
 
     def _answer_facts_module(self, in_data: bytes) -> tuple[int, bytes, bytes]:
         """gather_facts runs facts modules as modules: vmguest.qga.qga_facts's payload is answered here, from
@@ -495,13 +531,24 @@ class Connection(ConnectionBase):
                 "asks" if self._sudo_asks[key] else "does not ask", user.name, probe[-2]), host=self._host)
         return line if self._sudo_asks[key] else None
 
-    def _route(self, cmd: str, in_data: bytes | None) -> exec_planner.Route:
+    def _route(self, cmd: str, in_data: bytes | None, become: t.Any) -> exec_planner.Route:
         """The way to run `cmd` (exec_planner decides), said at -vvv with why the faster ways refused it."""
+        executor = self.get_option("executor") == "persistent"
+        user_name = self.get_option("remote_user") or "root"
         request = exec_planner.ExecRequest(
-            cmd, in_data, self.get_option("remote_user") or "root", executor=self.get_option("executor") == "persistent"
+            cmd,
+            in_data,
+            user_name,
+            executor=executor,
+            home=self._effective_user().home if executor and user_name != "root" else posix.ROOT.home,
+            becomes=become is not None,
+            become_inner=self._become_record.inner_of(cmd) if become is not None and self._become_record else None,
         )
         route, refusals = exec_planner.choose(request)
         why = " (refused: %s)" % "; ".join(map(str, refusals)) if refusals else ""
+        identity = worker_identity.identity_of(user_name, become, self._shell) if route.other_identity else None
+        if identity is not None:
+            why = " (as %s)%s" % (identity.label, why)
         # Without the executor, guest-exec is simply the way: said only at -vvvv.
         (display.vvv if request.executor else display.vvvv)("EXEC ROUTE %s%s" % (route.name, why), host=self._host)
         return route
@@ -513,12 +560,14 @@ class Connection(ConnectionBase):
         in_data: bytes,
         timeout: float | None,
         poll: guest_exec.PollPolicy,
+        identity: IdentityRoute | None,
     ) -> guest_exec.ExecResult | None:
         """Run a pipelined module in the persistent executor; None: the worker is out of reach (said at -vvv)."""
         runner = self._executor(client, route.interpreter)
         try:
             self._call(runner.ensure_worker)
-            return t.cast(guest_exec.ExecResult, self._call(runner.run, in_data, timeout, poll, route.env))
+            return t.cast(guest_exec.ExecResult, self._call(
+                runner.run, in_data, timeout, poll, route.env, identity, route.module_file))
         except ExecutorUnavailable as exc:
             display.vvv("EXECUTOR not used: %s" % exc, host=self._host)
             return None
@@ -527,14 +576,31 @@ class Connection(ConnectionBase):
         return guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))
 
     def _op_in_executor(
-        self, client: QgaClient, op: dict[str, t.Any], poll: guest_exec.PollPolicy
+        self, client: QgaClient, op: dict[str, t.Any], poll: guest_exec.PollPolicy, identity: IdentityRoute | None
     ) -> guest_exec.ExecResult | None:
         """A running worker's result for `op`; None (said at -vvvv) when no worker can do it."""
         try:
-            return t.cast(guest_exec.ExecResult, self._call(self._executor(client, "").run_op, op, poll))
+            return t.cast(guest_exec.ExecResult, self._call(self._executor(client, "").run_op, op, poll, identity))
         except ExecutorUnavailable as exc:
             display.vvvv("EXECUTOR not used for %s: %s" % (op["kind"], exc), host=self._host)
             return None
+
+    def _identity_route(self, client: QgaClient, user: posix.GuestUser, become: t.Any) -> IdentityRoute | None:
+        """The worker identity of `user`'s commands through `become` (None: no become); None for root's own."""
+        identity = worker_identity.identity_of(user.name, become, self._shell)
+        if identity is None:
+            return None
+
+        def start(argv: list[str], source: bytes) -> str:
+            command, builder = identity.start_command(argv, self._shell)
+            rc, stdout, stderr = self._run_in_guest(
+                client, user, command, source, builder, START_TIMEOUT, self._poll_policy())
+            if rc != 0:
+                reason = to_text(stderr).strip() or "exit code %d" % rc
+                raise ExecutorUnavailable("starting the worker of %s failed: %s" % (identity.label, reason[-500:]))
+            return to_text(stdout).strip()
+
+        return IdentityRoute(identity.key, identity.label, start)
 
     def _executor(self, client: QgaClient, interpreter: str) -> PersistentExecutor:
         """The connection's executor (one per client: it remembers the worker it last saw)."""
@@ -597,9 +663,9 @@ class Connection(ConnectionBase):
 
     def _create_private_file(self, client: QgaClient, path: str, user: posix.GuestUser) -> None:
         """Create `path` 0600 as `user` (a running executor worker does it without a process start)."""
-        if self.get_option("executor") == "persistent" and user.is_root:
+        if self.get_option("executor") == "persistent":
             op = {"kind": "create", "path": path, "mode": 0o600}
-            done = self._op_in_executor(client, op, self._poll_policy())
+            done = self._op_in_executor(client, op, self._poll_policy(), self._identity_route(client, user, None))
             if done is not None:
                 if done.rc != 0:
                     raise AnsibleError("%s: cannot create %s in the guest: %s" % (

@@ -14,9 +14,8 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.vmguest.qga.plugins.module_utils.qga.posix import ROOT
 from ansible_collections.vmguest.qga.plugins.plugin_utils import facts_gather, shell_ops
-from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import pipelined_module
+from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import module_command, pipelined_module
 
 # The routes, as the connection's -vvv lines name them.
 CONTROLLER_FACTS = "controller facts"
@@ -35,11 +34,16 @@ class ExecRequest:
     in_data: bytes | None
     user: str  # remote_user
     executor: bool  # ansible_qga_executor is persistent
+    home: str = "/root"  # the remote user's home
+    becomes: bool = False  # the command goes through the task's become method
+    # When it does: the command ansible-core handed that become plugin, if `cmd` is exactly what the plugin
+    # built around it (run by the default /bin/sh -c); else None.
+    become_inner: str | None = None
 
     @property
     def as_root(self) -> bool:
-        """Whether the command runs as the agent's own identity."""
-        return self.user == "root"
+        """Whether the command runs as the agent's own identity (root's worker), not another identity's."""
+        return self.user == "root" and not self.becomes
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class Route:
     interpreter: str = ""  # WORKER_MODULE: the Python the task asked for
     env: dict[str, str] = field(default_factory=dict)  # WORKER_MODULE: the task's environment
     op: dict[str, t.Any] = field(default_factory=dict)  # WORKER_OP: the worker's request
+    module_file: str = ""  # WORKER_MODULE: the AnsiballZ file to run, for a task that is not pipelined
+    # In the worker of the command's identity (its become method and user, or a non-root remote_user),
+    # not root's own.
+    other_identity: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,21 +97,24 @@ class ControllerFactsPlanner(Planner):
 
 
 class WorkerModulePlanner(Planner):
-    """A pipelined AnsiballZ module of root's, in the persistent executor's preloaded worker."""
+    """An AnsiballZ module (pipelined, or a module file), in the persistent executor's preloaded worker of the
+    task's identity."""
 
     route = WORKER_MODULE
 
     def plan(self, request: ExecRequest) -> Route | str:
         if not request.executor:
             return EXECUTOR_OFF
-        if not request.in_data:
-            return "no pipelined module on stdin"
-        module, reason = pipelined_module(request.cmd, request.in_data)
+        if request.becomes:
+            if request.become_inner is None:
+                return "the command is not what the task's become plugin built"
+            module, reason = module_command(request.become_inner, request.in_data)
+        else:
+            module, reason = pipelined_module(request.cmd, request.in_data)
         if module is None:
             return reason
-        if not request.as_root:
-            return "remote_user %s is not root" % request.user
-        return Route(WORKER_MODULE, interpreter=module.interpreter, env=module.env)
+        return Route(WORKER_MODULE, interpreter=module.interpreter, env=module.env, module_file=module.file,
+                     other_identity=not request.as_root)
 
 
 class WorkerOpPlanner(Planner):
@@ -116,12 +127,12 @@ class WorkerOpPlanner(Planner):
             return EXECUTOR_OFF
         if request.in_data:
             return "the command has stdin"
-        if not request.as_root:
-            return "remote_user %s is not root" % request.user
-        op = shell_ops.recognise(request.cmd, ROOT.home)
+        if request.becomes:
+            return "a housekeeping command through become"
+        op = shell_ops.recognise(request.cmd, request.home)
         if op is None:
             return "not one of ansible-core's housekeeping commands"
-        return Route(WORKER_OP, op=op)
+        return Route(WORKER_OP, op=op, other_identity=not request.as_root)
 
 
 class GuestExecPlanner(Planner):

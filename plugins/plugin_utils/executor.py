@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import posixpath
@@ -52,12 +53,29 @@ ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 # Variables an interpreter (or its locale and loader) reads when it starts: a job forked from a preloaded
 # interpreter would not see them as a fresh one does, so such tasks keep the normal path.
 INTERPRETER_START_ENV = re.compile(r"^(?:PYTHON|LD_|LC_)|^(?:LANG|LANGUAGE|TZ)$")
+# A module file ansible-core writes to its remote tmp dir for a task it does not pipeline.
+MODULE_FILE = re.compile(r"/[A-Za-z0-9_.+@:/-]*/AnsiballZ_[A-Za-z0-9_]+\.py")
+# What ActionBase._execute_module names the wrapper of an async task (it detaches the module itself).
+ASYNC_WRAPPER = "/async_wrapper.py "
 # Room for the environment in a request header (the worker reads at most 4096 bytes of it).
 MAX_ENV_HEADER = 3000
 
 
 class ExecutorUnavailable(Exception):
     """The executor cannot take this task; the caller runs it the normal way."""
+
+
+@dataclass(frozen=True)
+class IdentityRoute:
+    """A task for another identity's worker than root's (worker_identity names it; the connection starts it).
+
+    `start(argv, source)` runs `argv` (the worker, its code on stdin) as the identity and returns what it printed:
+    the name of its directory.
+    """
+
+    key: str
+    label: str
+    start: t.Callable[[list[str], bytes], str]
 
 
 def worker_source() -> bytes:
@@ -68,41 +86,60 @@ def worker_source() -> bytes:
 
 @dataclass(frozen=True)
 class PipelinedModule:
-    """A plain pipelined AnsiballZ task: its interpreter, and the `environment:` ansible-core put before it."""
+    """A plain AnsiballZ task: its interpreter, the `environment:` ansible-core put before it, and the module
+    file it runs when not pipelined ("": the module is on stdin)."""
 
     interpreter: str
     env: dict[str, str] = field(default_factory=dict)
+    file: str = ""
 
 
 def pipelined_module(cmd: str, in_data: bytes | None) -> tuple[PipelinedModule | None, str]:
-    """The pipelined AnsiballZ task `cmd` runs, or None and why the executor can't take it.
+    """The AnsiballZ task `cmd` runs, or None and why the executor can't take it.
 
-    Only ansible-core's exact form qualifies: `/bin/sh -c '[NAME=VALUE ...] INTERPRETER[ && sleep 0]'`, each value
-    quoted as its shell plugin quotes it (so nothing in it is expanded), with an AnsiballZ wrapper on stdin.
-    Become wrappers, interpreter arguments and anything else keep the normal path.
+    Only ansible-core's exact form qualifies: `/bin/sh -c 'BODY[ && sleep 0]'` (module_command() says what
+    BODY may be).
     """
-    if not in_data:
-        return None, "no pipelined module on stdin"
-    if b"_ANSIBALLZ_WRAPPER = True" not in in_data or b"\nzip_data=" not in in_data:
-        return None, "stdin is not an AnsiballZ module"
     body = shell_ops.low_level_body(cmd)
     if body is None:
         return None, "not a /bin/sh -c command"
+    return module_command(body, in_data)
+
+
+def module_command(body: str, in_data: bytes | None) -> tuple[PipelinedModule | None, str]:
+    """The AnsiballZ task of the shell command `body` (what ansible-core put inside `/bin/sh -c`, or handed
+    its become plugin), or None and why the executor can't take it.
+
+    `[NAME=VALUE ...] INTERPRETER` with an AnsiballZ wrapper on stdin (pipelining), or `[NAME=VALUE ...]
+    INTERPRETER /PATH/AnsiballZ_NAME.py` with no stdin (a module file ansible-core put in its remote tmp);
+    each value quoted as ansible-core's shell plugin quotes it, so nothing in it is expanded. Interpreter
+    arguments, async's wrapper and anything else keep the normal path.
+    """
+    if in_data and (b"_ANSIBALLZ_WRAPPER = True" not in in_data or b"\nzip_data=" not in in_data):
+        return None, "stdin is not an AnsiballZ module"
     try:
         parts = shlex.split(body)
     except ValueError:
         return None, "unparsable command"
-    env = dict(part.split("=", 1) for part in parts[:-1] if ENV_ASSIGNMENT.match(part))
-    interpreter = parts[-1] if parts else ""
-    rebuilt = " ".join(["%s=%s" % (name, shlex.quote(value)) for name, value in env.items()] + [interpreter])
-    if len(env) != len(parts) - 1 or not interpreter.startswith("/") or rebuilt != body:
-        return None, "command is not '[ENVIRONMENT] INTERPRETER' (become or interpreter arguments)"
+    env = dict(part.split("=", 1) for part in itertools.takewhile(ENV_ASSIGNMENT.match, parts))
+    words = parts[len(env):]
+    module_file = words[1] if len(words) == 2 and not in_data else ""
+    if ASYNC_WRAPPER in body:
+        return None, "async: ansible-core's async_wrapper detaches the module from the task itself"
+    if not in_data and not MODULE_FILE.fullmatch(module_file):
+        return None, "no pipelined module on stdin, nor a module file to run"
+    interpreter = words[0] if words else ""
+    rebuilt = " ".join(["%s=%s" % (name, shlex.quote(value)) for name, value in env.items()] + words[:1] + (
+        [shlex.quote(module_file)] if module_file else []))
+    if len(words) != (2 if module_file else 1) or not interpreter.startswith("/") or rebuilt != body:
+        return None, "command is not '[ENVIRONMENT] INTERPRETER' (interpreter arguments, or a become wrapper " \
+            "ansible-core did not build)"
     startup = sorted(name for name in env if INTERPRETER_START_ENV.match(name))
     if startup:
         return None, "environment sets %s, which a preloaded interpreter has already read" % ", ".join(startup)
     if len(json.dumps(env)) > MAX_ENV_HEADER:
         return None, "the environment is too large for one request header"
-    return PipelinedModule(interpreter, env), ""
+    return PipelinedModule(interpreter, env, module_file), ""
 
 
 def version_of(env: t.Mapping[str, str], wake: str = "inotify") -> str:
@@ -167,6 +204,10 @@ class PersistentExecutor:
         # seconds the job's process ran in the guest (the module's own time).
         self.how = ""
         self.ran = 0.0
+        # identity key -> the name of its worker's directory, once this controller started it.
+        self.identity_dirs: dict[str, str] = {}
+        self.just_started = False  # this executor started the worker and has sent it no module yet
+        self.job_id = ""  # the last request's
 
     # -- the worker ------------------------------------------------------------
 
@@ -223,6 +264,7 @@ class PersistentExecutor:
         if result.rc != 0:
             reason = result.stderr.decode("utf-8", "replace").strip() or "exit code %d" % result.rc
             raise ExecutorUnavailable("starting the worker with %s failed: %s" % (self.interpreter, reason[-500:]))
+        self.just_started = True
         self.log("EXECUTOR started the worker in %s (%.2f s)" % (self.base, time.monotonic() - started))
 
     def alive(self) -> bool:
@@ -232,11 +274,21 @@ class PersistentExecutor:
     # -- one task ----------------------------------------------------------------
 
     def run(
-        self, payload: bytes, timeout: float | None, poll: guest_exec.PollPolicy, env: dict[str, str] | None = None
+        self,
+        payload: bytes,
+        timeout: float | None,
+        poll: guest_exec.PollPolicy,
+        env: dict[str, str] | None = None,
+        identity: IdentityRoute | None = None,
+        module_file: str = "",
     ) -> guest_exec.ExecResult:
         """Run one pipelined payload in the worker (ensure_worker() first) and return what it printed.
 
+        `module_file`: the payload is empty; the worker runs this AnsiballZ file of the guest's instead (a task
+        ansible-core does not pipeline), reading it as the task's identity.
+
         `env`: the task's `environment:`, set in the job's process on top of the worker's own.
+        `identity`: run it in that identity's worker (started now if none runs), not root's.
 
         The AnsiballZ zip, most of the payload, is left out when the worker may have it cached from
         an earlier task; if it has not (the reply says "needzip" and nothing ran), it goes whole.
@@ -244,24 +296,72 @@ class PersistentExecutor:
         """
         stripped, zip_b64 = worker_code.strip_zip(payload)
         key = worker_code.content_key(zip_b64) if zip_b64 is not None else None
-        job_id = self.submit(stripped if key else payload, zip_key=key, env=env)
-        self.log("EXECUTOR job %s in worker pid %d (%s): %d bytes%s" % (
-            job_id, self.worker[0] if self.worker else -1, self.base, len(stripped if key else payload),
-            ", its zip cached" if key else ""))
-        result = self.wait(job_id, timeout, poll)
-        if self.how == "needzip":
-            first_id, job_id = job_id, self.submit(payload, env=env)
-            self.log("EXECUTOR job %s: the worker has no zip %s cached, sent whole as job %s (%d bytes)" % (
-                first_id, key, job_id, len(payload)))
-            result = self.wait(job_id, timeout, poll)
+
+        def submit(previous: str) -> str:
+            # A worker that just started, or said it lacks the zip, has nothing cached: the zip goes whole.
+            whole = key is None or self.how in ("needzip", "needstart") or self.just_started
+            job_id = self.submit(payload if whole else stripped, zip_key=None if whole else key, env=env,
+                                 identity=identity, module_file=module_file)
+            size = len(payload if whole else stripped)
+            if self.how == "needzip":
+                self.log("EXECUTOR job %s: the worker has no zip %s cached, sent whole as job %s (%d bytes)" % (
+                    previous, key, job_id, size))
+            elif self.how == "needstart":
+                self.log("EXECUTOR job %s: sent again whole as job %s to the worker just started (%d bytes)" % (
+                    previous, job_id, size))
+            else:
+                self.log("EXECUTOR job %s in worker pid %d (%s%s): %d bytes%s%s" % (
+                    job_id, self.worker[0] if self.worker else -1, self.base,
+                    ", as %s" % identity.label if identity else "", size, "" if whole else ", its zip cached",
+                    " (runs %s)" % module_file if module_file else ""))
+            return job_id
+
+        result = self._until_answered(submit, timeout, poll, identity)
+        self.just_started = False
         self.log("EXECUTOR job %s done (%s): rc=%d, %d bytes stdout, %d bytes stderr, %.3f s, ran %.3f s" % (
-            job_id, self.how, result.rc, len(result.stdout), len(result.stderr), result.duration, self.ran))
+            self.job_id, self.how, result.rc, len(result.stdout), len(result.stderr), result.duration, self.ran))
         return result
 
-    def run_op(self, op: dict[str, t.Any], poll: guest_exec.PollPolicy) -> guest_exec.ExecResult:
+    def _until_answered(
+        self,
+        submit: t.Callable[[str], str],
+        timeout: float | None,
+        poll: guest_exec.PollPolicy,
+        identity: IdentityRoute | None,
+    ) -> guest_exec.ExecResult:
+        """The reply to the request `submit` queues, queued again when nothing ran: once after starting the
+        identity's worker ("needstart"), once with the zip whole ("needzip")."""
+        self.how = ""
+        retried: set[str] = set()
+        while True:
+            job_id = self.job_id = submit(self.job_id)
+            result = self.wait(job_id, timeout, poll)
+            if self.how not in ("needstart", "needzip"):
+                return result
+            if self.how in retried or (self.how == "needstart" and identity is None):
+                raise ExecutorUnavailable("the worker answered %s twice for one task" % self.how)
+            retried.add(self.how)
+            if self.how == "needstart" and identity is not None:
+                self._start_identity(identity)
+            # (else "needzip": submit sends the zip whole)
+
+    def _start_identity(self, identity: IdentityRoute) -> None:
+        started = time.monotonic()
+        argv = [self.interpreter, "-", "sub", self.base, self.interpreter, self.wake, "%g" % self.idle_timeout]
+        name = identity.start(argv, worker_source())
+        if not re.fullmatch(r"\d+-[A-Za-z0-9_]+", name):
+            raise ExecutorUnavailable("the worker of %s did not start: it printed %r" % (identity.label, name[-200:]))
+        self.identity_dirs[identity.key] = name
+        self.log("EXECUTOR started the worker of %s in %s/as/%s (%.2f s)" % (
+            identity.label, self.base, name, time.monotonic() - started))
+
+    def run_op(
+        self, op: dict[str, t.Any], poll: guest_exec.PollPolicy, identity: IdentityRoute | None = None
+    ) -> guest_exec.ExecResult:
         """Have a running worker do one housekeeping command (shell_ops.recognise) in-process.
 
-        Never starts a worker: raises ExecutorUnavailable if none of this version runs.
+        Never starts root's worker: raises ExecutorUnavailable if none of this version runs. An identity's
+        worker is started if root's runs.
         """
         if len(json.dumps(op)) > MAX_OP_HEADER:
             raise ExecutorUnavailable("the command's paths are too long for one request header")
@@ -270,15 +370,16 @@ class PersistentExecutor:
             if running is None:
                 raise ExecutorUnavailable("no worker runs yet")
             self._saw_worker(running)
-        job_id = self.submit(b"", op=op)
-        result = self.wait(job_id, OP_TIMEOUT, poll)
-        self.log("EXECUTOR job %s done (%s %s): rc=%d, %.3f s" % (
-            job_id, self.how, op["kind"], result.rc, result.duration))
+        result = self._until_answered(
+            lambda _previous: self.submit(b"", op=op, identity=identity), OP_TIMEOUT, poll, identity)
+        identity_label = ", as %s" % identity.label if identity else ""
+        self.log("EXECUTOR job %s done (%s %s%s): rc=%d, %.3f s" % (
+            self.job_id, self.how, op["kind"], identity_label, result.rc, result.duration))
         return result
 
     def submit(
         self, payload: bytes, zip_key: str | None = None, op: dict[str, t.Any] | None = None,
-        env: dict[str, str] | None = None,
+        env: dict[str, str] | None = None, identity: IdentityRoute | None = None, module_file: str = "",
     ) -> str:
         """Write the request; return its job id. Raises ExecutorUnavailable if nothing was queued.
 
@@ -293,6 +394,12 @@ class PersistentExecutor:
             fields["op"] = op
         if env:
             fields["env"] = env
+        if module_file:
+            fields["file"] = module_file
+        if identity is not None:
+            fields["as"] = {"key": identity.key}
+            if identity.key in self.identity_dirs:
+                fields["as"]["dir"] = self.identity_dirs[identity.key]
         header = json.dumps(fields).encode() + b"\n"
         path = "%s/jobs/%s.req" % (self.base, job_id)
         try:

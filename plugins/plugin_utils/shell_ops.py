@@ -5,7 +5,7 @@
 
 An action such as `copy` finds the remote user's home, makes its remote tmp dir, marks files
 executable and removes the dir with shell commands built by ansible-core's `sh` shell plugin
-(`expand_user`, `mkdtemp`, `chmod`, `remove`), each run
+(`expand_user`, `mkdtemp`, `chmod`, `remove`, and for a become user `set_user_facl` or `chown`), each run
 as `/bin/sh -c '... && sleep 0'`. In an emulated guest every such command costs about a second of
 process starts (sh, its subshells, mkdir, sleep). Only the exact forms ansible-core builds are
 recognised, with plain paths; anything else runs in the guest's shell as usual.
@@ -30,6 +30,10 @@ _MKDTEMP = re.compile(
 _HOME_OF = re.compile(r"~(?:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
 # The modes ActionBase._fixup_perms2 asks for without become: u+x, u+rwx and the like.
 _USER_ADD = re.compile(r"u\+[rwx]+")
+# A POSIX user name, as _fixup_perms2 hands a become user to chown and setfacl.
+_USER_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?"
+# The ACL entries _fixup_perms2 grants a become user (files to execute, or only to read).
+_USER_FACL = re.compile(r"u:(?P<user>%s):(?:r-x|r-X)" % _USER_NAME)
 # What ansible-core removes recursively: its own tmp dirs.
 _TMP_DIR_NAME = re.compile(r"ansible-tmp-[0-9.]+-[0-9]+-[0-9]+")
 
@@ -58,6 +62,16 @@ def recognise(cmd: str, home: str) -> dict[str, t.Any] | None:
         return {"kind": "chmod_u", "add": argv[1][2:], "paths": argv[2:]}
     if len(argv) == 2 and argv[0] == "echo" and _HOME_OF.fullmatch(inner[len("echo "):]):
         return {"kind": "home", "user": argv[1][1:], "home": home}
+    return _become_user_access(argv)
+
+
+def _become_user_access(argv: list[str]) -> dict[str, t.Any] | None:
+    """_fixup_perms2's commands that let an unprivileged become user read the task's files: `setfacl -m
+    u:USER:r-x PATH...` and `chown USER PATH...`."""
+    if len(argv) > 3 and argv[:2] == ["setfacl", "-m"] and _USER_FACL.fullmatch(argv[2]) and _absolute(argv[3:]):
+        return {"kind": "setfacl", "entry": argv[2], "paths": argv[3:]}
+    if len(argv) > 2 and argv[0] == "chown" and re.fullmatch(_USER_NAME, argv[1]) and _absolute(argv[2:]):
+        return {"kind": "chown", "user": argv[1], "paths": argv[2:]}
     return None
 
 

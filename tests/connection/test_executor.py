@@ -12,17 +12,19 @@ the workers it started (by the pid in their pid file) and removes their director
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import typing as t
 import uuid
 
 import pytest
 from ansible_run import RESET_BETWEEN_TWO_COMMANDS, AnsibleRun, failed, ok, play, run_playbook
-from exec_routes import ORDINARY_KINDS, ordinary_tasks, worker_share_by_task
+from exec_routes import IDENTITIES, ORDINARY_KINDS, OTHER_USER, ordinary_tasks, worker_share_by_task
 from executor_workers import (
     PARENT_DIR,
     process_exists,
@@ -109,17 +111,21 @@ def test_one_worker_runs_every_task_and_later_ones_in_a_preloaded_fork(host_agen
     pids = worker_pids(run)
     assert len(pids) == 3 and len(set(pids)) == 1, run.output
     assert how_jobs_ran(run) == ["fresh", "preloaded", "preloaded"], run.output
-    # The zip (most of the payload) crosses the channel once: the first request goes without it,
-    # the worker has none cached and says so, it is resent whole; later tasks never send it.
+    # The zip (most of the payload) crosses the channel once: whole to the worker this play just started
+    # (it has nothing cached: no round trip to learn so), never again for later tasks.
     sizes = [int(size) for size in re.findall(r"\): (\d+) bytes, its zip cached", run.output)]
-    assert len(sizes) == 3 and max(sizes) < 20000, run.output
-    resent = re.findall(r"has no zip \w+ cached, sent whole as job \w+ \((\d+) bytes\)", run.output)
-    assert len(resent) == 1 and int(resent[0]) > 50000, run.output
+    assert len(sizes) == 2 and max(sizes) < 20000, run.output
+    whole = re.findall(r"EXECUTOR job \w+ in worker pid \d+ \(\S+\): (\d+) bytes\n", run.output)
+    assert len(whole) == 1 and int(whole[0]) > 50000, run.output
+    assert "has no zip" not in run.output
     assert all(float(ran) > 0 for ran in re.findall(r"ran (\d+\.\d+) s", run.output)), run.output
     directory = JOB_LINE.search(run.output).group(3)  # type: ignore[union-attr]
-    assert oct(os.stat(directory).st_mode & 0o777) == "0o700"
+    # Others may pass through to their identity's worker in as/, never list or write; jobs stay root's alone.
+    assert oct(os.stat(directory).st_mode & 0o777) == "0o711"
     assert os.stat(directory).st_uid == 0
-    assert oct(os.stat(PARENT_DIR).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(PARENT_DIR).st_mode & 0o777) == "0o711"
+    assert oct(os.stat(os.path.join(directory, "as")).st_mode & 0o7777) == "0o1733"
+    assert oct(os.stat(os.path.join(directory, "jobs")).st_mode & 0o777) == "0o700"
 
 
 def test_worker_outlives_the_play_and_serves_the_next_one(host_agent: HostAgent) -> None:
@@ -283,25 +289,25 @@ def test_fallbacks_are_said_at_vvv_and_behave_as_before(host_agent: HostAgent, t
       command: printenv PYTHONWARNINGS
       environment:
         PYTHONWARNINGS: ignore
-    - name: other user
-      command: id -un
-      vars:
-        ansible_user: daemon
+    - name: async
+      command: echo async-ok
+      async: 30
+      poll: 1
 """
     run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
     assert ok(run, "raw")["stdout"].strip() == "raw-ok"
     assert ok(run, "environment read by the interpreter as it starts")["stdout"] == "ignore"
-    assert ok(run, "other user")["stdout"] == "daemon"
+    assert ok(run, "async")["stdout"] == "async-ok"
     # One route per exec, from one place (exec_planner), each refusal with its reason.
     routes = re.findall(r"EXEC ROUTE (.+)", run.output)
     assert any(route.startswith("guest-exec (refused: worker module: environment sets PYTHONWARNINGS, which a "
                                 "preloaded interpreter has already read") for route in routes), routes
-    assert any(route.startswith("guest-exec (refused: worker module: remote_user daemon is not root")
-               for route in routes), routes
-    assert any(route.startswith("guest-exec (refused: worker module: no pipelined module on stdin; worker op: not "
+    assert any(route.startswith("guest-exec (refused: worker module: async: ansible-core's async_wrapper detaches "
+                                "the module from the task itself") for route in routes), routes
+    assert any(route.startswith("guest-exec (refused: worker module: not a /bin/sh -c command; worker op: not "
                                 "one of ansible-core's housekeeping commands)") for route in routes), routes  # raw
-    assert not any(route.startswith("worker") for route in routes), routes
-    assert worker_pids(run) == []
+    # async_status, which polls the async job, is an ordinary module: the worker (started for it) runs it.
+    assert re.findall(r"EXECUTOR job \w+ in worker pid \d+ \(\S+\): \d+ bytes", run.output) != [], run.output
 
 
 def test_a_tasks_environment_runs_in_the_worker_as_the_shell_would_set_it(host_agent: HostAgent) -> None:
@@ -336,6 +342,92 @@ def test_every_command_of_roots_ordinary_tasks_runs_in_the_worker(host_agent: Ho
     shares = worker_share_by_task(run.output)
     assert {kind: shares[kind][0] == shares[kind][1] > 0 for kind in ORDINARY_KINDS} == dict.fromkeys(
         ORDINARY_KINDS, True), shares
+
+
+# What a task of an identity sees of it: with and without the executor the same.
+IDENTITY_TASKS = """
+    - name: who
+      command: id
+    - name: environment
+      shell: for v in HOME USER LOGNAME SHELL PATH SUDO_USER SUDO_UID MAIL; do echo "$v=$(printenv $v || echo -)"; done
+    - name: cwd
+      command: pwd
+    - name: umask
+      shell: umask
+"""
+IDENTITY_KINDS = ["who", "environment", "cwd", "umask"]
+
+
+@pytest.fixture
+def shared_dir() -> t.Iterator[str]:
+    """A directory in /tmp every user may write, as /tmp (tmp_path's parents are private to root)."""
+    path = tempfile.mkdtemp(prefix="vmguest-qga-identity-")
+    os.chmod(path, 0o1777)  # noqa: S103 (the other identity writes here too)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("identity", list(IDENTITIES))
+def test_an_identitys_tasks_run_in_its_own_worker_as_they_would_without_it(
+    host_agent: HostAgent, shared_dir: str, identity: str
+) -> None:
+    """become (sudo, su) and a non-root remote_user: every command of the ordinary tasks in the identity's worker,
+    started through the identity's own command, and a task sees the same identity, environment, cwd and umask as
+    it would through pipelining."""
+    host = executor_host(host_agent.channel, **IDENTITIES[identity])
+    run = run_playbook(play(ordinary_tasks(shared_dir) + IDENTITY_TASKS), {"h": host}, args=["-vvv"])
+    assert run.rc == 0, run.output
+    shares = worker_share_by_task(run.output)
+    kinds = ORDINARY_KINDS + IDENTITY_KINDS
+    assert {kind: shares[kind][0] == shares[kind][1] > 0 for kind in kinds} == dict.fromkeys(kinds, True), shares
+    assert len(re.findall(r"EXECUTOR started the worker of ", run.output)) == 1, run.output
+    assert ok(run, "who")["stdout"].startswith("uid=1(daemon) gid=1(daemon)")
+    assert os.stat(os.path.join(shared_dir, "copied.txt")).st_uid == pwd.getpwnam(OTHER_USER).pw_uid
+    plain = run_playbook(play(IDENTITY_TASKS), {"h": dict(host, ansible_qga_executor="pipelining")})
+    # (A cwd the identity cannot enter is replaced by a fresh ansible-moduletmp-* directory, either way.)
+    seen = {kind: re.sub(r"moduletmp-[\w.-]+", "moduletmp-*", ok(run, kind)["stdout"]) for kind in IDENTITY_KINDS}
+    assert seen == {kind: re.sub(r"moduletmp-[\w.-]+", "moduletmp-*", ok(plain, kind)["stdout"])
+                    for kind in IDENTITY_KINDS}
+    # Its own directory in root's as/: the identity's, private.
+    (home,) = re.findall(r"EXECUTOR started the worker of .* in (\S+) \(", run.output)
+    assert (os.stat(home).st_uid, oct(os.stat(home).st_mode & 0o777)) == (pwd.getpwnam(OTHER_USER).pw_uid, "0o700")
+
+
+def test_a_wrong_become_password_fails_before_anything_runs_and_starts_no_worker(
+    host_agent: HostAgent, shared_dir: str
+) -> None:
+    """daemon has no password sudo could accept: the identity's worker never starts, the task never runs."""
+    marker = os.path.join(shared_dir, "ran")
+    tasks = """
+    - name: start root's worker
+      ping:
+      vars: {ansible_become: false, ansible_user: root}
+    - name: through sudo
+      command: touch %s
+""" % marker
+    host = executor_host(host_agent.channel, ansible_user=OTHER_USER, ansible_remote_tmp="/tmp", ansible_become=True,
+                         ansible_become_method="sudo", ansible_become_password="not-daemons-password")
+    run = run_playbook(play(tasks), {"h": host}, args=["-vvv"])
+    message = failed(run, "through sudo")["msg"]
+    assert "Incorrect sudo password" in message, message
+    assert "not-daemons-password" not in run.output
+    assert not os.path.exists(marker)
+    assert "EXECUTOR started the worker of" not in run.output
+
+
+def test_reset_connection_stops_the_identity_workers_with_roots(host_agent: HostAgent) -> None:
+    tasks = """
+    - name: as daemon
+      command: id -un
+    - meta: reset_connection
+"""
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel, **IDENTITIES["become sudo"])},
+                       args=["-vvv"])
+    assert ok(run, "as daemon")["stdout"] == OTHER_USER
+    (home,) = re.findall(r"EXECUTOR started the worker of .* in (\S+) \(", run.output)
+    assert wait_for(lambda: not os.path.exists(home), 15), "the identity's worker did not stop"
 
 
 def test_guest_without_python_falls_back_with_the_usual_hint(host_agent: HostAgent) -> None:
@@ -636,7 +728,7 @@ def test_vm_tasks_run_in_one_worker_in_preloaded_forks(test_vm: t.Any) -> None:
     assert len(pids) == 3 and len(set(pids)) == 1, run.output
     assert how_jobs_ran(run) == ["fresh", "preloaded", "preloaded"], run.output
     *modes, jobs_left = ok(run, "worker files")["stdout_lines"]
-    assert [line.split()[:2] for line in modes] == [["700", "root"], ["700", "root"]]
+    assert [line.split()[:2] for line in modes] == [["711", "root"], ["711", "root"]]
     assert jobs_left.strip() == "0"
     stop = run_playbook(play("    - name: reset\n      meta: reset_connection\n"), {"vm": host})
     assert stop.rc == 0, stop.output

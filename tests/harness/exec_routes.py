@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import os
 import re
+import typing as t
 
 TASK_LINE = re.compile(r"^TASK \[(?P<name>.*?)\] \*+$")
 EXEC_LINE = re.compile(r"^<[^>]+> EXEC (?!ROUTE |rc=)")
-DONE_LINE = re.compile(r"^<[^>]+> EXECUTOR job \w+ done \((?!needzip)")
+DONE_LINE = re.compile(r"^<[^>]+> EXECUTOR job \w+ done \((?!need)")
 TRANSFER_LINE = re.compile(r"^<[^>]+> (?:PUT|FETCH) ")
 
+
+# Identities other than root's, each with a worker of its own started through its own command. daemon has no
+# login shell (su needs one given) and a home of root's (remote_user's tmp goes elsewhere).
+OTHER_USER = "daemon"
+IDENTITIES: dict[str, dict[str, t.Any]] = {
+    "become sudo": {"ansible_become": True, "ansible_become_method": "sudo", "ansible_become_user": OTHER_USER},
+    "become su": {"ansible_become": True, "ansible_become_method": "su", "ansible_become_user": OTHER_USER,
+                  "ansible_become_flags": "-s /bin/sh"},
+    "remote_user": {"ansible_user": OTHER_USER, "ansible_remote_tmp": "/tmp"},
+}
 
 # One task of each ordinary kind, after a first task (as root, whatever the play's identity) that starts the worker.
 ORDINARY_KINDS = ["command", "module with stdin", "environment", "copy", "template", "fetch", "file", "stat", "setup"]

@@ -33,15 +33,16 @@ PARENT_DIR = os.environ[ENV_NAME] = _run_directory()
 
 
 def running_workers(parent: str = PARENT_DIR) -> dict[int, str]:
-    """{pid: directory} of the executor workers under `parent` (pid file + a live process naming it)."""
+    """{pid: directory} of the executor workers under `parent` (pid file + a live process naming it), root's and
+    the identities' (theirs in as/, their command line naming root's directory)."""
     found = {}
-    for pid_file in glob.glob(parent + "/executor-*/pid"):
+    for pid_file in glob.glob(parent + "/executor-*/pid") + glob.glob(parent + "/executor-*/as/*/pid"):
         directory = os.path.dirname(pid_file)
         try:
             with open(pid_file) as handle:
                 pid = int(handle.read().split()[0])
             with open("/proc/%d/cmdline" % pid, "rb") as handle:
-                if directory.encode() in handle.read():
+                if directory.split("/as/")[0].encode() in handle.read():
                     found[pid] = directory
         except (OSError, ValueError, IndexError):
             continue

@@ -13,7 +13,7 @@ from ansible.plugins.loader import become_loader
 from ansible.plugins.shell import ShellBase
 from core_commands import low_level, sh_plugin
 
-from ansible_collections.vmguest.qga.plugins.plugin_utils import exec_planner, facts_gather
+from ansible_collections.vmguest.qga.plugins.plugin_utils import exec_planner, facts_gather, worker_identity
 from ansible_collections.vmguest.qga.plugins.plugin_utils.exec_planner import (
     GUEST_EXEC,
     WORKER_MODULE,
@@ -59,16 +59,45 @@ def test_a_tasks_environment_goes_to_the_worker_with_it_exactly(shell: ShellBase
 def test_ansible_cores_tmp_dir_housekeeping_goes_to_the_worker_as_an_op(shell: ShellBase) -> None:
     route, refusals = choose(request(pipelined(shell, shell.mkdtemp("ansible-tmp-1-2-3", tmpdir="/tmp")), in_data=None))
     assert route.name == WORKER_OP and route.op["kind"] == "mkdtemp"
-    assert [str(refusal) for refusal in refusals] == ["worker module: no pipelined module on stdin"]
+    assert [str(refusal) for refusal in refusals] == ["worker module: no pipelined module on stdin, nor a module "
+                                                      "file to run"]
 
 
 @pytest.mark.parametrize("method", ["sudo", "su"])
-def test_become_goes_the_normal_way_saying_why(shell: ShellBase, method: str) -> None:
+def test_a_become_command_goes_to_its_identitys_worker_when_the_plugin_built_it(shell: ShellBase, method: str) -> None:
     become = become_loader.get(method)
+    recorder = worker_identity.BecomeRecorder(become)
     cmd = low_level(shell, become.build_become_command("/usr/bin/python3", shell))
-    route, refusals = choose(request(cmd))
-    assert route.name == GUEST_EXEC
-    assert refusals[0].planner == WORKER_MODULE and "INTERPRETER'" in refusals[0].reason
+    inner = recorder.inner_of(cmd)
+    assert inner == "/usr/bin/python3"
+    route, refusals = choose(ExecRequest(cmd, MODULE, "root", True, becomes=True, become_inner=inner))
+    assert (route.name, route.interpreter, route.other_identity, refusals) == (
+        WORKER_MODULE, "/usr/bin/python3", True, [])
+    # A command carrying the plugin's marker that the plugin did not build (edited, or built another way).
+    edited = cmd.replace("/usr/bin/python3", "/usr/bin/python3 -E")
+    assert recorder.inner_of(edited) is None
+    route, refusals = choose(ExecRequest(edited, MODULE, "root", True, becomes=True, become_inner=None))
+    assert route.name == GUEST_EXEC and refusals[0].reason == "the command is not what the task's become plugin built"
+
+
+def test_a_module_file_of_a_task_not_pipelined_goes_to_the_worker_and_async_does_not(shell: ShellBase) -> None:
+    path = "/root/.ansible/tmp/ansible-tmp-1-2-3/AnsiballZ_ping.py"
+    body = shell.build_module_command("", "#!/usr/bin/python3", path).strip()
+    route, refusals = choose(request(pipelined(shell, body), in_data=None))
+    assert (route.name, route.interpreter, route.module_file, refusals) == (WORKER_MODULE, "/usr/bin/python3", path, [])
+    wrapper = "/root/.ansible/tmp/ansible-tmp-1-2-3/async_wrapper.py"
+    async_body = shell.build_module_command("", "#!/usr/bin/python3", wrapper) + " 123 45 %s _" % path
+    route, refusals = choose(request(pipelined(shell, async_body.strip()), in_data=None))
+    assert route.name == GUEST_EXEC and refusals[0].reason.startswith("async: ")
+
+
+def test_a_non_root_remote_users_commands_go_to_that_users_worker(shell: ShellBase) -> None:
+    route, _refusals = choose(request(pipelined(shell, "/usr/bin/python3"), user="alice"))
+    assert (route.name, route.other_identity) == (WORKER_MODULE, True)
+    as_alice = ExecRequest(pipelined(shell, shell.expand_user("~")), None, "alice", True, home="/home/alice")
+    route, _refusals = choose(as_alice)
+    assert (route.name, route.op, route.other_identity) == (
+        WORKER_OP, {"kind": "home", "user": "", "home": "/home/alice"}, True)
 
 
 Build = t.Callable[[ShellBase], ExecRequest]
@@ -80,15 +109,15 @@ Build = t.Callable[[ShellBase], ExecRequest]
         (lambda sh: request(with_environment(sh, {"PYTHONPATH": "/opt", "LC_ALL": "C"})),
          "sets LC_ALL, PYTHONPATH, which a", "the command has stdin"),
         (lambda sh: request(pipelined(sh, "/usr/bin/python3 -E")), "'[ENVIRONMENT] INTERPRETER'", "has stdin"),
-        (lambda sh: request(pipelined(sh, "/usr/bin/python3"), user="alice"), "alice is not root", "has stdin"),
         (lambda sh: request(pipelined(sh, "/usr/bin/python3"), executor=False), "the executor is off", "is off"),
         (lambda sh: request(pipelined(sh, "/usr/bin/python3"), in_data=b"print(1)\n"), "not an AnsiballZ", "stdin"),
         (lambda sh: request(pipelined(sh, "echo raw"), in_data=None), "no pipelined module", "not one of"),
         (lambda sh: request(pipelined(sh, "rm -f -r /etc > /dev/null 2>&1"), in_data=None), "no pipel", "not one"),
-        (lambda sh: request(pipelined(sh, "echo ~"), in_data=None, user="alice"), "no pipelined", "alice is not"),
+        (lambda sh: ExecRequest(pipelined(sh, "rm -f -r /tmp/ansible-tmp-1-2-3 > /dev/null 2>&1"), None, "root", True,
+                                becomes=True), "not what the task's become plugin built", "through become"),
     ],
-    ids=["interpreter start environment", "interpreter arguments", "remote_user", "executor off", "not AnsiballZ",
-         "raw", "other rm", "housekeeping of alice"],
+    ids=["interpreter start environment", "interpreter arguments", "executor off", "not AnsiballZ",
+         "raw", "other rm", "housekeeping through become"],
 )
 def test_everything_else_goes_through_guest_exec_with_each_refusal(
     shell: ShellBase, build: Build, module_reason: str, op_reason: str

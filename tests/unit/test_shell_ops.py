@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import typing as t
@@ -75,7 +76,21 @@ def test_expand_user(shell: ShellModule, username: str) -> None:
     }
 
 
+def test_a_become_users_access_to_the_tasks_files(shell: ShellModule) -> None:
+    """_fixup_perms2 for an unprivileged become user: an ACL entry, or (no setfacl, no ACLs) ownership."""
+    paths = ["/var/tmp/ansible-tmp-1.2-3-4/", "/var/tmp/ansible-tmp-1.2-3-4/AnsiballZ_stat.py"]
+    assert shell_ops.recognise(low_level(shell, shell.set_user_facl(paths, "daemon", "r-x")), HOME) == {
+        "kind": "setfacl", "entry": "u:daemon:r-x", "paths": paths}
+    assert shell_ops.recognise(low_level(shell, shell.chown(paths, "daemon")), HOME) == {
+        "kind": "chown", "user": "daemon", "paths": paths}
+
+
 @pytest.mark.parametrize("cmd", [
+    "/bin/sh -c 'chown daemon:daemon /x && sleep 0'",
+    "/bin/sh -c 'chown -R daemon /x && sleep 0'",
+    "/bin/sh -c 'chown daemon relative && sleep 0'",
+    "/bin/sh -c 'setfacl -m u:daemon:rwx /x && sleep 0'",
+    "/bin/sh -c 'setfacl -x u:daemon /x && sleep 0'",
     "/bin/sh -c 'chmod u-x /x && sleep 0'",
     "/bin/sh -c 'chmod go+rwx /x && sleep 0'",
     "/bin/sh -c 'echo ~/x && sleep 0'",
@@ -165,3 +180,26 @@ def test_the_worker_creates_a_private_file_as_the_shell_does(tmp_path: t.Any) ->
 def test_a_malformed_request_is_refused() -> None:
     assert worker.run_op({"kind": "rm"})[0] == 255
     assert worker.run_op({"kind": "format-disk"})[0] == 255
+
+
+def test_the_worker_changes_ownership_as_chown_does(tmp_path: t.Any) -> None:
+    owned, missing = str(tmp_path / "owned"), str(tmp_path / "missing")
+    open(owned, "w").close()
+    assert worker.run_op({"kind": "chown", "user": "daemon", "paths": [owned]}) == (0, b"", b"")
+    assert os.stat(owned).st_uid == 1  # daemon, on every Debian
+    rc, _out, err = worker.run_op({"kind": "chown", "user": "daemon", "paths": [missing, owned]})
+    assert rc == 1 and err == shell_result("chown daemon %s" % missing, "/root")[2]
+    assert worker.run_op({"kind": "chown", "user": "no-such-user-vmguest", "paths": [owned]}) == (
+        1, b"", b"chown: invalid user: 'no-such-user-vmguest'\n")
+
+
+def test_the_worker_runs_setfacl_or_fails_as_the_shell_would_without_it(tmp_path: t.Any) -> None:
+    path = str(tmp_path / "file")
+    open(path, "w").close()
+    op = {"kind": "setfacl", "entry": "u:daemon:r-x", "paths": [path]}
+    rc, _out, err = worker.run_op(op)
+    setfacl = shutil.which("setfacl")
+    if setfacl is None:  # (this machine has no acl package: the shell's own answer then)
+        assert (rc, err) == (127, b"/bin/sh: 1: setfacl: not found\n")
+    else:
+        assert (rc, err) == shell_result("%s -m u:daemon:r-x %s" % (setfacl, path), "/root")[::2]

@@ -7,8 +7,8 @@ Started as `PYTHON - BASE_DIR IDLE_TIMEOUT PYTHON [WAKE]` with this source on st
 in sync). It must run on the guest's python3 >= 3.6 with the standard library only, so:
 no `from __future__ import annotations`, typing generics, no dataclasses.
 
-Layout of BASE_DIR (PARENT/executor-<version>, both 0700 root; PARENT is the connection's
-executor_dir, /run/vmguest-qga by default):
+Layout of BASE_DIR (PARENT/executor-<version>, both 0711 root: others may pass through, not list;
+PARENT is the connection's executor_dir, /run/vmguest-qga by default):
   lock      flock()ed by the running manager (one per version)
   pid       "PID STARTTIME INTERPRETER" of the manager
   jobs/     ID.req  request written by the controller: a JSON header line + the AnsiballZ payload;
@@ -22,6 +22,16 @@ executor_dir, /run/vmguest-qga by default):
             a request whose header has "op" is none of Ansible's modules but one of its housekeeping
             shell commands (see run_op), done by the manager itself: no process starts
   cache/    KEY.zip  the module_utils zip a zygote imported from
+  as/       (1733, like /tmp) one directory per identity worker, made by that worker (below)
+
+Identities: a request whose header has "as": {"key": KEY[, "dir": NAME]} is for another identity than root's
+(a become method and user, or a non-root remote_user). The controller starts that identity's worker
+through the identity's own command (`sudo ... PYTHON - sub BASE INTERPRETER WAKE IDLE`, this source on stdin),
+so it gets the identity, groups, environment and PAM/sudo policy a task would; it makes BASE/as/NAME
+(its own, 0700) with the same layout, prints NAME and serves there. Root's manager registers NAME under
+KEY (KEY, which covers the become password, never leaves root's files), hands it each such request
+(chown + rename into its jobs/) and renames the reply back; with no live worker for KEY it answers
+"needstart" and nothing ran. An identity worker exits when root's asks it to (idle) or root's is gone.
 
 Processes: the manager (stdlib only) forks, for each distinct AnsiballZ zip content (KEY:
 a sha256 over its members' names, sizes and CRC-32s), a zygote that imports the zip's
@@ -42,6 +52,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import sys
 import time
 import traceback
@@ -57,6 +68,10 @@ IN_CLOEXEC = 0o2000000
 # directory this often while jobs run or wait.
 POLL_INTERVAL = 0.02
 MAX_ZYGOTES = 6
+# Identity workers live in BASE/as/; one checks this often that root's manager still runs, and root's
+# that its identity workers do while they hold tasks.
+AS_DIR = "as"
+IDENTITY_CHECK = 2.0
 # The AnsiballZ wrapper passes its zip as a repr()ed keyword argument on a line of its own.
 ZIP_DATA = re.compile(rb"^zip_data='([A-Za-z0-9+/=]+)',$", re.MULTILINE)
 # A request whose zip is cached carries the keyword argument empty.
@@ -110,16 +125,41 @@ def _write_private(path: str, data: bytes) -> None:
         os.close(handle)
 
 
-def _private_dir(path: str) -> None:
-    """Create `path` 0700; refuse one that is a symlink, not root's or open to others."""
+def _private_dir(path: str, mode: int = 0o700) -> None:
+    """Create `path` with `mode` (0700, or 0711: others may pass through); refuse one that is a symlink,
+    not this uid's or that others may read or write."""
+    try:
+        os.mkdir(path, mode)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+    info = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.getuid() or info.st_mode & 0o066:
+        raise SystemExit("vmguest-qga executor: %s is not a private directory of uid %d" % (path, os.getuid()))
+    if info.st_mode & 0o777 != mode:
+        os.chmod(path, mode)
+
+
+def _shared_dir(path: str) -> None:
+    """Create `path` root's and 1733, as /tmp is: every identity worker makes its own directory in it."""
     try:
         os.mkdir(path, 0o700)
     except OSError as exc:
         if exc.errno != errno.EEXIST:
             raise
     info = os.lstat(path)
-    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise SystemExit("vmguest-qga executor: %s is not a private directory of uid %d" % (path, os.getuid()))
+    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.getuid():
+        raise SystemExit("vmguest-qga executor: %s is not a directory of uid %d" % (path, os.getuid()))
+    os.chmod(path, 0o1733)  # noqa: S103 (sticky, and nobody but root may list it)
+
+
+def _owner_mark(base: str) -> t.Optional[t.Tuple[int, int]]:
+    """What tells root's manager of BASE apart from a later one (its pid file, renamed into place at start)."""
+    try:
+        info = os.stat(os.path.join(base, "pid"))
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
 
 
 def _start_time(pid: int) -> t.Optional[str]:
@@ -176,6 +216,7 @@ def run_op(op: dict) -> t.Tuple[int, bytes, bytes]:
     "home":    echo ~USER             "mkdtemp": ( umask 77 && mkdir -p BASE && mkdir BASE/NAME && echo NAME=BASE/NAME )
     "rm":      rm -f -r PATH          "chmod_u": chmod u+ADD PATH...
     "create":  umask 077 && : > PATH && chmod MODE PATH   (the connection's private pre-creation)
+    "chown":   chown USER PATH...     "setfacl": setfacl -m ENTRY PATH...   (for a become user)
     """
     kind = op.get("kind")
     try:
@@ -189,6 +230,10 @@ def run_op(op: dict) -> t.Tuple[int, bytes, bytes]:
             return _op_home(str(op["user"]), str(op["home"]))
         if kind == "create":
             return _op_create(str(op["path"]), int(op["mode"]))
+        if kind == "chown":
+            return _op_chown(str(op["user"]), [str(path) for path in op["paths"]])
+        if kind == "setfacl":
+            return _op_run(["setfacl", "-m", str(op["entry"])] + [str(path) for path in op["paths"]])
     except (KeyError, TypeError, ValueError) as exc:
         return 255, b"", ("vmguest-qga executor: malformed %s request: %s\n" % (kind, exc)).encode()
     return 255, b"", ("vmguest-qga executor: unknown request %r\n" % (kind,)).encode()
@@ -275,6 +320,38 @@ def _op_create(path: str, mode: int) -> t.Tuple[int, bytes, bytes]:
     except OSError as exc:
         return _failure("sh", "cannot create", path, exc)
     return 0, b"", b""
+
+
+def _op_chown(user: str, paths: t.List[str]) -> t.Tuple[int, bytes, bytes]:
+    import pwd
+
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return 1, b"", ("chown: invalid user: '%s'\n" % user).encode()
+    rc, errors = 0, []
+    for path in paths:
+        try:
+            os.chown(path, uid, -1)
+        except OSError as exc:
+            rc = 1
+            errors.append(_failure("chown", "changing ownership of" if os.path.lexists(path) else "cannot access",
+                                   path, exc)[2])
+    return rc, b"", b"".join(errors)
+
+
+def _op_run(argv: t.List[str]) -> t.Tuple[int, bytes, bytes]:
+    """`argv` (a tool with no Python equivalent) in a child of the worker, as the shell would run it."""
+    import subprocess
+
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: UP022 (3.6)
+                              timeout=60, check=False)
+    except FileNotFoundError:
+        return 127, b"", ("/bin/sh: 1: %s: not found\n" % argv[0]).encode()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 126, b"", ("/bin/sh: 1: %s: %s\n" % (argv[0], exc)).encode()
+    return done.returncode, done.stdout, done.stderr
 
 
 def finish_job(jobs: str, job_id: str, status: int, how: str, ran: float = 0.0) -> None:
@@ -538,7 +615,17 @@ class Zygote:
 class Manager:
     """The long-lived worker: watches the jobs directory, dispatches, exits when idle."""
 
-    def __init__(self, base: str, idle_timeout: float, interpreter: str, lock_fd: int, wake: str = "inotify") -> None:
+    def __init__(
+        self,
+        base: str,
+        idle_timeout: float,
+        interpreter: str,
+        lock_fd: int,
+        wake: str = "inotify",
+        owner: t.Optional[t.Tuple[str, t.Tuple[int, int]]] = None,
+    ) -> None:
+        """`owner`: (root's BASE, its _owner_mark) for an identity worker, which serves until root's asks it to
+        stop or is gone; None for root's manager, which hands identities' requests on and exits when idle."""
         self.base = base
         self.interpreter = interpreter
         self.jobs = os.path.join(base, "jobs")
@@ -551,6 +638,10 @@ class Manager:
         self.fresh = {}  # type: t.Dict[int, t.Tuple[str, float]]
         self.last_activity = time.monotonic()
         self.stopping = False
+        self.owner = owner
+        self.subs = {}  # type: t.Dict[str, IdentityWorker]
+        self.forwarded = {}  # type: t.Dict[str, IdentityWorker]
+        self.as_fd = os.open(os.path.join(base, AS_DIR), os.O_RDONLY | os.O_DIRECTORY) if owner is None else -1
         self.wakeup_r, wakeup_w = os.pipe()
         for fd in (self.wakeup_r, wakeup_w):
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
@@ -575,14 +666,31 @@ class Manager:
         except (OSError, AttributeError):
             return None
 
+    def _watch_also(self, directory_fd: int) -> None:
+        """Wake up for replies in an identity worker's jobs directory too (else the loop's timeout finds them)."""
+        if self.inotify is None:
+            return
+        try:
+            path = ("/proc/self/fd/%d" % directory_fd).encode()
+            ctypes.CDLL(None, use_errno=True).inotify_add_watch(self.inotify, path, IN_MOVED_TO)
+        except (OSError, AttributeError):
+            pass
+
     def serve(self) -> None:
         """The event loop."""
         while True:
             self._reap_fresh()
             self._scan()
+            self._tend_identities()
+            if self.owner is not None and _owner_mark(self.owner[0]) != self.owner[1]:
+                self.stopping = True  # root's manager is gone: nobody hands this identity worker requests
             if not self.running and not self._pending():
                 idle_for = time.monotonic() - self.last_activity
-                if (self.stopping or idle_for >= self.idle_timeout) and self._close_door():
+                # Root's manager tells its identity workers when they idled (that leaves no moment in which it
+                # could hand one a request as it leaves); theirs is a backstop for a root's that was killed.
+                limit = self.idle_timeout if self.owner is None else 2 * self.idle_timeout + 10
+                idle = idle_for >= limit
+                if (self.stopping or idle) and self._close_door():
                     return
             self._wait()
 
@@ -595,6 +703,8 @@ class Manager:
             timeout = POLL_INTERVAL if self.running or recently else min(0.2, self.idle_timeout)
         else:
             timeout = max(0.05, self.idle_timeout - (time.monotonic() - self.last_activity))
+        if self.owner is not None or self.subs:
+            timeout = max(0.05, min(timeout, IDENTITY_CHECK))
         try:
             ready = select.select(watched, [], [], timeout)[0]
         except InterruptedError:
@@ -649,6 +759,9 @@ class Manager:
             return
         header, header_len = found
         self.last_activity = time.monotonic()
+        if "as" in header and self.owner is None:
+            self._hand_on(job_id, path, header["as"])
+            return
         if "op" in header:
             _unlink(path)
             self._answer_op(job_id, header["op"])
@@ -657,6 +770,12 @@ class Manager:
         os.rename(path, running_path)
         with open(running_path, "rb") as handle:
             header_line, payload = handle.read(header_len), handle.read()
+        if header.get("file"):
+            module = self._module_file(job_id, running_path, str(header["file"]), str(header.get("interpreter")))
+            if module is None:
+                return
+            payload = module
+            _write_private(running_path, header_line + payload)
         key = header.get("zip")
         zip_b64: t.Optional[bytes] = None  # read from the cache only when a fresh run needs it
         if key:
@@ -691,6 +810,19 @@ class Manager:
         self._run_fresh(job_id, running_path, header_len, header)
         if key and zip_b64 and preloadable and key not in self.zygotes:
             self._start_zygote(key, zip_b64)
+
+    def _module_file(self, job_id: str, running_path: str, path: str, interpreter: str) -> t.Optional[bytes]:
+        """The module file a non-pipelined task runs (`INTERPRETER PATH`), read as this worker's identity; None
+        (answered as the interpreter would: exit code 2) if it cannot be read."""
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            _unlink(running_path)
+            message = "%s: can't open file '%s': [Errno %s] %s\n" % (interpreter, path, exc.errno, exc.strerror)
+            _write_private(os.path.join(self.jobs, job_id + ".err"), message.encode())
+            finish_job(self.jobs, job_id, 2 << 8, "fresh")
+            return None
 
     def _answer_op(self, job_id: str, op: dict) -> None:
         started = time.monotonic()
@@ -823,6 +955,12 @@ class Manager:
                     self._zygote_died(key)
 
     def _cancel(self, job_id: str, path: str) -> None:
+        sub = self.forwarded.pop(job_id, None)
+        if sub is not None:
+            self.running.pop(job_id, None)
+            if not sub.hand(path, job_id + ".cancel"):
+                _unlink(path)
+            return
         pid = self.running.get(job_id, (0, None))[0]
         if pid:
             _kill_group(pid)
@@ -834,10 +972,145 @@ class Manager:
         _unlink(path)
 
     def shutdown(self) -> None:
-        """Stop the zygotes and remove every file of this worker."""
+        """Stop the zygotes and the identity workers and remove every file of this worker."""
         for key in list(self.zygotes):
             self._drop_zygote(key)
+        for key in list(self.subs):
+            self.subs.pop(key).stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+    # -- identity workers (root's manager only) ---------------------------------------------
+
+    def _hand_on(self, job_id: str, path: str, spec: t.Any) -> None:
+        """Give an identity's request to its worker, registering the one the controller just started."""
+        key = str(spec.get("key", "")) if isinstance(spec, dict) else ""
+        sub = self.subs.get(key)
+        if sub is not None and not sub.alive():
+            self.subs.pop(key).stop()
+            sub = None
+        if sub is None and key and isinstance(spec, dict) and spec.get("dir"):
+            sub = IdentityWorker.register(self.as_fd, str(spec["dir"]))
+            if sub is not None:
+                self.subs[key] = sub
+                self._watch_also(sub.jobs_fd)
+        if sub is not None and not sub.hand(path, job_id + ".req"):
+            self.subs.pop(key).stop()  # its directory is gone: a new worker takes the request
+            sub = None
+        if sub is None:
+            _unlink(path)
+            finish_job(self.jobs, job_id, 0, "needstart")
+            return
+        self.forwarded[job_id] = sub
+        self.running[job_id] = (0, "as")
+
+    def _tend_identities(self) -> None:
+        """Take back the identity workers' replies, answer for those that died, stop the idle ones."""
+        for job_id, sub in list(self.forwarded.items()):
+            outcome = sub.take_reply(job_id, self.jobs)
+            if outcome is None:
+                continue
+            del self.forwarded[job_id]
+            self.running.pop(job_id, None)
+            self.last_activity = time.monotonic()
+            if outcome:
+                _write_private(os.path.join(self.jobs, job_id + ".err"), outcome.encode())
+                finish_job(self.jobs, job_id, 255 << 8, "lost")
+        busy = set(id(sub) for sub in self.forwarded.values())
+        for key, sub in list(self.subs.items()):
+            if id(sub) not in busy and (time.monotonic() - sub.used >= self.idle_timeout or self.stopping):
+                self.subs.pop(key).stop()
+
+
+class IdentityWorker:
+    """Root's manager's handle on an identity's worker: its jobs directory (held open, so a rename of
+    anything in the shared as/ directory cannot redirect root's writes) and its process."""
+
+    def __init__(self, jobs_fd: int, uid: int, gid: int, pid: int, start: str) -> None:
+        self.jobs_fd = jobs_fd
+        self.uid, self.gid = uid, gid
+        self.pid, self.start = pid, start
+        self.used = time.monotonic()
+
+    @classmethod
+    def register(cls, as_fd: int, name: str) -> "t.Optional[IdentityWorker]":
+        """The worker serving as/NAME, if NAME is a worker's own directory and its process runs as its owner."""
+        if not name or "/" in name or name.startswith("."):
+            return None
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+        try:
+            home_fd = os.open(name, flags, dir_fd=as_fd)
+        except OSError:
+            return None
+        jobs_fd = -1
+        try:
+            home = os.fstat(home_fd)
+            jobs_fd = os.open("jobs", flags, dir_fd=home_fd)
+            pid_fd = os.open("pid", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=home_fd)
+            try:
+                pid_text = os.read(pid_fd, 4096).decode("utf-8", "replace")
+            finally:
+                os.close(pid_fd)
+            pid, start = int(pid_text.split()[0]), pid_text.split()[1]
+            owned = os.fstat(jobs_fd).st_uid == home.st_uid and home.st_mode & 0o077 == 0
+            if owned and _start_time(pid) == start and _process_uid(pid) == home.st_uid:
+                worker = cls(jobs_fd, home.st_uid, home.st_gid, pid, start)
+                jobs_fd = -1
+                return worker
+        except (OSError, ValueError, IndexError):
+            pass
+        finally:
+            os.close(home_fd)
+            if jobs_fd >= 0:
+                os.close(jobs_fd)
+        return None
+
+    def alive(self) -> bool:
+        return _start_time(self.pid) == self.start
+
+    def hand(self, path: str, name: str) -> bool:
+        """Move root's file `path` into the worker's jobs directory as `name`, the worker's to read; False if it
+        could not be (the file stays)."""
+        self.used = time.monotonic()
+        try:
+            os.chown(path, self.uid, self.gid)
+            os.rename(path, name, dst_dir_fd=self.jobs_fd)
+        except OSError:
+            return False
+        return True
+
+    def take_reply(self, job_id: str, jobs: str) -> t.Optional[str]:
+        """None: no reply yet; "": the reply is now jobs/ID.res; else why there is none (the worker died)."""
+        target = os.path.join(jobs, job_id + ".res")
+        try:
+            os.rename(job_id + ".res", target, src_dir_fd=self.jobs_fd)
+        except OSError:
+            if self.alive():
+                return None
+            return "vmguest-qga executor: the worker of this identity (pid %d) died while it had the task\n" % self.pid
+        self.used = time.monotonic()
+        if not stat.S_ISREG(os.lstat(target).st_mode):
+            _unlink(target)
+            return "vmguest-qga executor: the worker of this identity replied with no regular file\n"
+        return ""
+
+    def stop(self) -> None:
+        """Ask the worker to exit once idle (it also exits when root's manager is gone)."""
+        try:
+            os.close(os.open("stop", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600, dir_fd=self.jobs_fd))
+        except OSError:
+            pass
+        os.close(self.jobs_fd)
+
+
+def _process_uid(pid: int) -> t.Optional[int]:
+    try:
+        with open("/proc/%d/status" % pid) as handle:
+            for line in handle:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _size(path: str) -> int:
@@ -912,6 +1185,8 @@ def _acceptable_base(base: str) -> bool:
 
 def main(argv: t.List[str]) -> int:
     """Start a manager for BASE (unless one runs) and return once it is ready."""
+    if len(argv) > 1 and argv[1] == "sub":
+        return identity_main(argv)
     base, idle_timeout, interpreter = argv[1], float(argv[2]), argv[3]
     wake = argv[4] if len(argv) > 4 else "inotify"
     parent = os.path.dirname(base)
@@ -919,8 +1194,8 @@ def main(argv: t.List[str]) -> int:
         sys.stderr.write("vmguest-qga executor: refusing base directory %s\n" % base)
         return 2
     old_umask = os.umask(0o077)
-    _private_dir(parent)
-    _private_dir(base)
+    _private_dir(parent, 0o711)
+    _private_dir(base, 0o711)
     os.umask(old_umask)
     lock_fd = os.open(os.path.join(base, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -928,10 +1203,48 @@ def main(argv: t.List[str]) -> int:
     except OSError:
         return 0  # another controller started it a moment ago
     _stop_stale_versions(base)
-    for name in ("jobs", "jobs.closed", "cache"):
+    for name in ("jobs", "jobs.closed", "cache", AS_DIR):
         shutil.rmtree(os.path.join(base, name), ignore_errors=True)  # a dead manager's leftovers
     for name in ("jobs", "cache"):
         _private_dir(os.path.join(base, name))
+    _shared_dir(os.path.join(base, AS_DIR))
+    return _serve_detached(base, idle_timeout, interpreter, lock_fd, wake)
+
+
+def identity_main(argv: t.List[str]) -> int:
+    """`PYTHON - sub BASE INTERPRETER WAKE IDLE_TIMEOUT`, run as the identity (through its become command): make
+    this identity's directory in BASE/as/, print its name once serving there, and serve until root's asks it to
+    stop or is gone."""
+    base, interpreter, wake, idle_timeout = argv[2], argv[3], argv[4], float(argv[5])
+    if not _acceptable_base(base):
+        sys.stderr.write("vmguest-qga executor: refusing base directory %s\n" % base)
+        return 2
+    owner = _owner_mark(base)
+    if owner is None:
+        sys.stderr.write("vmguest-qga executor: no worker of root's runs in %s to hand this identity tasks\n" % base)
+        return 2
+    import tempfile
+
+    old_umask = os.umask(0o077)
+    home = tempfile.mkdtemp(prefix="%d-" % os.getuid(), dir=os.path.join(base, AS_DIR))
+    for name in ("jobs", "cache"):
+        _private_dir(os.path.join(home, name))
+    os.umask(old_umask)
+    lock_fd = os.open(os.path.join(home, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return _serve_detached(home, idle_timeout, interpreter, lock_fd, wake, owner=(base, owner))
+
+
+def _serve_detached(
+    base: str,
+    idle_timeout: float,
+    interpreter: str,
+    lock_fd: int,
+    wake: str,
+    owner: t.Optional[t.Tuple[str, t.Tuple[int, int]]] = None,
+) -> int:
+    """Leave the starting process for a daemon that serves BASE; return once it is ready (an identity
+    worker prints its directory's name then)."""
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid:
@@ -939,11 +1252,17 @@ def main(argv: t.List[str]) -> int:
         os.close(lock_fd)
         answer = os.read(ready_r, 64)
         os.waitpid(pid, 0)
-        return 0 if answer.startswith(b"ready") else 1
+        if not answer.startswith(b"ready"):
+            return 1
+        if owner is not None:
+            sys.stdout.write(os.path.basename(base) + "\n")
+        return 0
     os.close(ready_r)
     _daemonize(ready_w)
-    _enter_home()
-    manager = Manager(base, idle_timeout, interpreter, lock_fd, wake)
+    if owner is None:
+        _enter_home()
+    # (an identity worker stays where its start command ran, in the home a task of that identity starts in)
+    manager = Manager(base, idle_timeout, interpreter, lock_fd, wake, owner=owner)
     partial = os.path.join(base, "pid.tmp")
     _write_private(partial, ("%d %s %s\n" % (os.getpid(), _start_time(os.getpid()), interpreter)).encode())
     os.rename(partial, os.path.join(base, "pid"))
