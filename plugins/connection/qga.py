@@ -350,6 +350,7 @@ from ansible_collections.vmguest.qga.plugins.plugin_utils.executor import (
     ExecutorUnavailable,
     IdentityRoute,
     PersistentExecutor,
+    WorkerStarting,
 )
 from ansible_collections.vmguest.qga.plugins.plugin_utils.qga_channel import client_from_options, to_ansible_error
 from ansible_collections.vmguest.qga.plugins.plugin_utils.transfer_progress import (
@@ -381,6 +382,7 @@ class Connection(ConnectionBase):
         # (connection user, *sudo probe argv) -> whether sudo asks that user for a password.
         self._sudo_asks: dict[tuple[str, ...], bool] = {}
         self._become_record: worker_identity.BecomeRecorder | None = None
+        self._starting: WorkerStarting | None = None  # a worker starting beside the task that runs now
 
     def set_become_plugin(self, plugin: t.Any) -> None:
         """The task's become plugin (None: no become); what it builds is recorded for the executor's planner."""
@@ -462,7 +464,10 @@ class Connection(ConnectionBase):
             done = self._op_in_executor(client, route.op, poll, identity)
         if done is not None:
             return done.rc, done.stdout, done.stderr
-        rc, stdout, stderr = self._run_in_guest(client, user, to_text(cmd), in_data, become, command_timeout, poll)
+        try:
+            rc, stdout, stderr = self._run_in_guest(client, user, to_text(cmd), in_data, become, command_timeout, poll)
+        finally:
+            self._finish_worker_start()
         if rc == 127 and in_data:
             stderr += self._python_hint(cmd, stderr)
         return rc, stdout, stderr
@@ -562,15 +567,30 @@ class Connection(ConnectionBase):
         poll: guest_exec.PollPolicy,
         identity: IdentityRoute | None,
     ) -> guest_exec.ExecResult | None:
-        """Run a pipelined module in the persistent executor; None: the worker is out of reach (said at -vvv)."""
+        """Run a module in the persistent executor; None: the worker is out of reach (said at -vvv) or is starting
+        beside this task (exec_command runs it the normal way, then _finish_worker_start)."""
         runner = self._executor(client, route.interpreter)
         try:
-            self._call(runner.ensure_worker)
+            self._call(runner.ensure_worker, True)
             return t.cast(guest_exec.ExecResult, self._call(
                 runner.run, in_data, timeout, poll, route.env, identity, route.module_file))
+        except WorkerStarting as starting:
+            display.vvv("EXECUTOR not used: %s" % starting, host=self._host)
+            self._starting = starting
+            return None
         except ExecutorUnavailable as exc:
             display.vvv("EXECUTOR not used: %s" % exc, host=self._host)
             return None
+
+    def _finish_worker_start(self) -> None:
+        """Wait for the worker that started beside the task that just ran (it is usually ready already)."""
+        starting, self._starting = self._starting, None
+        if starting is None or self._runner is None:
+            return
+        try:
+            self._call(self._runner.finish_start, starting)
+        except (ExecutorUnavailable, AnsibleError) as exc:
+            display.vvv("EXECUTOR could not start: %s" % exc, host=self._host)
 
     def _poll_policy(self) -> guest_exec.PollPolicy:
         return guest_exec.PollPolicy(max_interval=float(self.get_option("poll_max_interval")))

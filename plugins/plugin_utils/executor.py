@@ -65,6 +65,16 @@ class ExecutorUnavailable(Exception):
     """The executor cannot take this task; the caller runs it the normal way."""
 
 
+class WorkerStarting(ExecutorUnavailable):
+    """No worker ran: one is starting beside this task, which runs the normal way meanwhile."""
+
+    def __init__(self, starter: int, started: float) -> None:
+        super().__init__("no worker ran: one is starting beside this task (guest pid %d), which runs the normal way"
+                         % starter)
+        self.starter = starter  # the guest pid of the command that starts it (it exits once the worker is ready)
+        self.started = started  # time.monotonic() when it was sent
+
+
 @dataclass(frozen=True)
 class IdentityRoute:
     """A task for another identity's worker than root's (worker_identity names it; the connection starts it).
@@ -211,8 +221,13 @@ class PersistentExecutor:
 
     # -- the worker ------------------------------------------------------------
 
-    def ensure_worker(self) -> tuple[int, str]:
-        """(pid, start time) of a live worker of this version, started if none runs."""
+    def ensure_worker(self, start_beside: bool = False) -> tuple[int, str]:
+        """(pid, start time) of a live worker of this version, started if none runs.
+
+        `start_beside`: if none runs, start one without waiting for it and raise WorkerStarting, so the
+        caller runs its task the normal way meanwhile (then finish_start()): the first task of a play costs what
+        it costs without the executor.
+        """
         if self._recently_seen() and self.worker_interpreter == self.interpreter and self.worker is not None:
             return self.worker
         try:
@@ -221,6 +236,10 @@ class PersistentExecutor:
                 # Asked only when no worker runs: a guest with a worker is no Windows guest.
                 if guest_exec.guest_is_windows(self.client):
                     raise ExecutorUnavailable("a Windows guest")
+                if start_beside:
+                    started = time.monotonic()
+                    raise WorkerStarting(guest_exec.start(self.client, self._start_argv(), stdin=worker_source(),
+                                                          env=self.env), started)
                 self._start()
                 running = self._running_worker()
         except (QgaCommandError, QgaFileError) as exc:
@@ -252,20 +271,32 @@ class PersistentExecutor:
             return None
         return int(pid), start_time, interpreter
 
-    def _start(self) -> None:
-        argv = [
+    def _start_argv(self) -> list[str]:
+        return [
             "/bin/sh", "-c", 'exec "$0" - "$1" "$2" "$0" "$3"',
             self.interpreter, self.base, "%g" % self.idle_timeout, self.wake,
         ]
+
+    def _start(self) -> None:
         started = time.monotonic()
         result = guest_exec.run(
-            self.client, argv, stdin=worker_source(), env=self.env, clean_env=True, timeout=START_TIMEOUT
+            self.client, self._start_argv(), stdin=worker_source(), env=self.env, clean_env=True,
+            timeout=START_TIMEOUT,
         )
+        self._started(result, started, "")
+
+    def finish_start(self, starting: WorkerStarting) -> None:
+        """Wait for the worker ensure_worker(start_beside=True) started; ExecutorUnavailable if it did not."""
+        status = guest_exec.wait(self.client, starting.starter, timeout=START_TIMEOUT)
+        self._started(guest_exec.result_from_status(starting.starter, status, starting.started), starting.started,
+                      " beside the task")
+
+    def _started(self, result: guest_exec.ExecResult, started: float, how: str) -> None:
         if result.rc != 0:
             reason = result.stderr.decode("utf-8", "replace").strip() or "exit code %d" % result.rc
             raise ExecutorUnavailable("starting the worker with %s failed: %s" % (self.interpreter, reason[-500:]))
         self.just_started = True
-        self.log("EXECUTOR started the worker in %s (%.2f s)" % (self.base, time.monotonic() - started))
+        self.log("EXECUTOR started the worker in %s%s (%.2f s)" % (self.base, how, time.monotonic() - started))
 
     def alive(self) -> bool:
         """Whether the worker this executor talks to still runs."""

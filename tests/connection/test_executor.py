@@ -37,6 +37,8 @@ from guest_pythons import OLDEST_TARGET_PYTHON, pyenv_python
 from hostagent import HostAgent
 
 CONNECTION = "vmguest.qga.qga"
+# What -vvv says for a module task that finds no worker: it runs the normal way while one starts beside it.
+STARTING_BESIDE = "EXECUTOR not used: no worker ran: one is starting beside this task"
 JOB_LINE = re.compile(r"EXECUTOR job (\w+) in worker pid (\d+) \((\S+)\)")
 DONE_LINE = re.compile(r"EXECUTOR job (\w+) done \((\w+)\): rc=(-?\d+)")
 WORKER_SOURCE = os.path.join(
@@ -91,6 +93,12 @@ def sleepers(path: str) -> list[int]:
     return [int(pid) for pid in proc.stdout.split()]
 
 
+# A first module task: it finds no worker and runs the normal way while one starts beside it.
+START_WORKER = """
+    - name: start the worker
+      ping:
+"""
+
 COMMANDS = """
     - name: first
       command: echo one
@@ -108,16 +116,18 @@ def test_one_worker_runs_every_task_and_later_ones_in_a_preloaded_fork(host_agen
     run = run_playbook(play(COMMANDS), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
     assert run.rc == 0, run.output
     assert [ok(run, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
+    # The first task runs the normal way while the worker starts beside it (it costs what it costs without
+    # the executor); the worker runs the next ones, the first of them in a fresh interpreter.
+    assert run.output.count(STARTING_BESIDE) == 1 and "beside the task (" in run.output, run.output
     pids = worker_pids(run)
-    assert len(pids) == 3 and len(set(pids)) == 1, run.output
-    assert how_jobs_ran(run) == ["fresh", "preloaded", "preloaded"], run.output
-    # The zip (most of the payload) crosses the channel once: whole to the worker this play just started
-    # (it has nothing cached: no round trip to learn so), never again for later tasks.
+    assert len(pids) == 2 and len(set(pids)) == 1, run.output
+    assert how_jobs_ran(run) == ["fresh", "preloaded"], run.output
+    # The zip (most of the payload) crosses the channel once: the worker's first request goes without it, the
+    # worker has none cached and says so, it is resent whole; later tasks never send it.
     sizes = [int(size) for size in re.findall(r"\): (\d+) bytes, its zip cached", run.output)]
     assert len(sizes) == 2 and max(sizes) < 20000, run.output
-    whole = re.findall(r"EXECUTOR job \w+ in worker pid \d+ \(\S+\): (\d+) bytes\n", run.output)
-    assert len(whole) == 1 and int(whole[0]) > 50000, run.output
-    assert "has no zip" not in run.output
+    resent = re.findall(r"has no zip \w+ cached, sent whole as job \w+ \((\d+) bytes\)", run.output)
+    assert len(resent) == 1 and int(resent[0]) > 50000, run.output
     assert all(float(ran) > 0 for ran in re.findall(r"ran (\d+\.\d+) s", run.output)), run.output
     directory = JOB_LINE.search(run.output).group(3)  # type: ignore[union-attr]
     # Others may pass through to their identity's worker in as/, never list or write; jobs stay root's alone.
@@ -200,6 +210,8 @@ def test_worker_and_its_tasks_run_on_the_oldest_target_python(host_agent: HostAg
     source.write_text("copied by python %s\n" % OLDEST_TARGET_PYTHON)
     dest = tmp_path / "dest.txt"
     tasks = f"""
+    - name: start the worker
+      ping:
     - name: command
       command: echo one
     - name: copy
@@ -218,7 +230,7 @@ def test_worker_and_its_tasks_run_on_the_oldest_target_python(host_agent: HostAg
     # The command, the copy's stat and the copy module were jobs of one worker; the copy's housekeeping its ops.
     pids = worker_pids(run)
     assert len(pids) == 3 and len(set(pids)) == 1, run.output
-    assert "EXECUTOR not used" not in run.output, run.output
+    assert run.output.count("EXECUTOR not used") == run.output.count(STARTING_BESIDE) == 1, run.output
     ops = [kind for kind, rc in OP_LINE.findall(run.output) if rc == "0"]
     assert ops == ["home", "mkdtemp", "create", "chmod_u", "rm"], run.output
     assert os.path.realpath("/proc/%d/exe" % pids[0]) == os.path.realpath(python)
@@ -311,7 +323,7 @@ def test_fallbacks_are_said_at_vvv_and_behave_as_before(host_agent: HostAgent, t
 
 
 def test_a_tasks_environment_runs_in_the_worker_as_the_shell_would_set_it(host_agent: HostAgent) -> None:
-    tasks = """
+    tasks = START_WORKER + """
     - name: with environment
       command: printenv QGA_ENV_A QGA_ENV_B
       environment:
@@ -418,7 +430,7 @@ def test_a_wrong_become_password_fails_before_anything_runs_and_starts_no_worker
 
 
 def test_reset_connection_stops_the_identity_workers_with_roots(host_agent: HostAgent) -> None:
-    tasks = """
+    tasks = START_WORKER + """
     - name: as daemon
       command: id -un
     - meta: reset_connection
@@ -435,14 +447,14 @@ def test_guest_without_python_falls_back_with_the_usual_hint(host_agent: HostAge
     host = executor_host(host_agent.channel, ansible_python_interpreter="/nonexistent/python3")
     run = run_playbook(play(tasks), {"h": host}, args=["-vvv"])
     result = failed(run, "ping")
-    assert "EXECUTOR not used: starting the worker with /nonexistent/python3 failed" in run.output
+    assert "EXECUTOR could not start: starting the worker with /nonexistent/python3 failed" in run.output
     assert "no Python interpreter at /nonexistent/python3" in str(result.get("module_stderr", "")) + str(result)
     assert all("/nonexistent" not in directory for directory in running_workers().values())
 
 
 def test_no_log_secrets_leave_no_file_behind(host_agent: HostAgent) -> None:
     secret = "s3cr3t-%s" % uuid.uuid4().hex
-    tasks = f"""
+    tasks = START_WORKER + f"""
     - name: secret
       command: echo {secret}
       no_log: true
@@ -492,6 +504,8 @@ def test_worker_killed_mid_task_fails_clearly_and_the_next_task_restarts_it(
       ignore_errors: true
     - name: after
       command: echo after
+    - name: again
+      command: echo again
 """
     outcome: dict[str, AnsibleRun] = {}
     player = threading.Thread(
@@ -511,9 +525,10 @@ def test_worker_killed_mid_task_fails_clearly_and_the_next_task_restarts_it(
     run = outcome["run"]
     assert "persistent executor (pid" in failed(run, "killed")["msg"]
     assert "died" in failed(run, "killed")["msg"]
-    assert ok(run, "after")["stdout"] == "after"
-    pids = worker_pids(run)
-    first, last = pids[0], pids[-1]
+    assert ok(run, "after")["stdout"] == "after" and ok(run, "again")["stdout"] == "again"
+    # "after" finds no worker and runs the normal way while a new one starts beside it; "again" runs in that one.
+    assert run.output.count(STARTING_BESIDE) == 2, run.output
+    first, last = worker_pids(run)
     assert first != last
     assert wait_for(lambda: not sleepers(unique_sleep), 10), "the killed worker's job still runs"
 
@@ -561,7 +576,7 @@ def test_a_worker_another_agent_left_in_its_own_executor_dir_is_neither_used_nor
         assert our_pid != foreign_pid
         (our_dir,) = {match.group(3) for match in JOB_LINE.finditer(ours.output)}
         assert our_dir.startswith(PARENT_DIR + "/executor-"), ours.output
-        assert how_jobs_ran(ours) == ["fresh", "preloaded", "preloaded"], ours.output
+        assert how_jobs_ran(ours) == ["fresh", "preloaded"], ours.output
         assert process_exists(foreign_pid), "starting our worker stopped the other agent's"
     finally:
         for pid, directory in running_workers(foreign_dir).items():
@@ -586,8 +601,8 @@ def test_executor_dir_that_is_not_absolute_fails_the_task_and_one_open_to_others
         {"h": executor_host(host_agent.channel, ansible_qga_executor_dir=str(shared))}, args=["-vvv"],
     )
     assert ok(refused, "ping")["ping"] == "pong"  # the normal way, said at -vvv
-    assert "EXECUTOR not used: starting the worker with /usr/bin/python3 failed: vmguest-qga executor: %s is not " \
-        "a private directory of uid 0" % shared in refused.output, refused.output
+    assert "EXECUTOR could not start: starting the worker with /usr/bin/python3 failed: vmguest-qga executor: " \
+        "%s is not a private directory of uid 0" % shared in refused.output, refused.output
     assert os.listdir(shared) == []
 
 
@@ -608,7 +623,9 @@ def test_two_plays_on_one_host_at_once(host_agent: HostAgent) -> None:
 
 
 def test_reset_connection_stops_the_worker(host_agent: HostAgent) -> None:
-    run = run_playbook(play(RESET_BETWEEN_TWO_COMMANDS), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    # Each command finds no worker (the reset stopped the first) and starts one beside it.
+    tasks = RESET_BETWEEN_TWO_COMMANDS + "    - name: in the new worker\n      command: echo new\n"
+    run = run_playbook(play(START_WORKER + tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
     assert run.rc == 0, run.output
     before, after = worker_pids(run)
     assert before != after
@@ -629,7 +646,7 @@ def test_wake_poll_starts_a_worker_of_its_own_that_polls(host_agent: HostAgent) 
     )
     assert inotify.rc == 0 and polling.rc == 0, inotify.output + polling.output
     assert [ok(polling, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
-    assert how_jobs_ran(polling) == ["fresh", "preloaded", "preloaded"], polling.output
+    assert how_jobs_ran(polling) == ["fresh", "preloaded"], polling.output
     (inotify_pid,), (poll_pid,) = set(worker_pids(inotify)), set(worker_pids(polling))
     assert inotify_pid != poll_pid
     assert JOB_LINE.search(inotify.output).group(3) != JOB_LINE.search(polling.output).group(3)  # type: ignore[union-attr]
@@ -639,7 +656,7 @@ def test_wake_poll_starts_a_worker_of_its_own_that_polls(host_agent: HostAgent) 
 
 def test_idle_timeout_stops_the_worker_and_removes_its_files(host_agent: HostAgent) -> None:
     host = executor_host(host_agent.channel, ansible_qga_executor_idle_timeout=2)
-    run = run_playbook(play("    - name: once\n      command: echo once\n"), {"h": host}, args=["-vvv"])
+    run = run_playbook(play(START_WORKER + "    - name: once\n      command: echo once\n"), {"h": host}, args=["-vvv"])
     assert run.rc == 0, run.output
     (pid,) = worker_pids(run)
     directory = JOB_LINE.search(run.output).group(3)  # type: ignore[union-attr]
@@ -725,8 +742,8 @@ def test_vm_tasks_run_in_one_worker_in_preloaded_forks(test_vm: t.Any) -> None:
     assert run.rc == 0, run.output
     assert [ok(run, name)["stdout"] for name in ("first", "second", "third")] == ["one", "two", "three"]
     pids = worker_pids(run)
-    assert len(pids) == 3 and len(set(pids)) == 1, run.output
-    assert how_jobs_ran(run) == ["fresh", "preloaded", "preloaded"], run.output
+    assert len(pids) == 2 and len(set(pids)) == 1, run.output
+    assert how_jobs_ran(run) == ["fresh", "preloaded"], run.output  # (the first ran while the worker started)
     *modes, jobs_left = ok(run, "worker files")["stdout_lines"]
     assert [line.split()[:2] for line in modes] == [["711", "root"], ["711", "root"]]
     assert jobs_left.strip() == "0"
@@ -760,6 +777,7 @@ def test_vm_frozen_guest_does_not_use_the_executor(test_vm: t.Any) -> None:
     assert ok(run, "thaw")
     result = failed(run, "while frozen")
     assert "frozen" in str(result.get("msg", "")), result
-    # Only "warm" and "after thaw" reached the worker; the frozen task failed the normal way.
-    assert len(worker_pids(run)) == 2, run.output
+    # "warm" ran the normal way while the worker started; only "after thaw" reached the worker, the frozen task
+    # failed the normal way.
+    assert len(worker_pids(run)) == 1 and run.output.count(STARTING_BESIDE) == 1, run.output
     assert ok(run, "after thaw")["stdout"] == "thawed"
