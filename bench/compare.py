@@ -5,12 +5,13 @@
 
 Columns, run one after the other (one VM at a time on this host):
   libvirt_qemu   the peer, from bench/.venv-peer (bench/peer_venv.sh), on the VM as a libvirtd domain
-  qga libvirt:   vmguest.qga.qga over its libvirt transport, the same domain, right after the peer
+  qga libvirt:   vmguest.qga.qga over its libvirt transport, the same domain, right after the peer, with
+                 executor: pipelining (a fresh interpreter per task, timed by the wrapper below)
   qga socket     vmguest.qga.qga on the agent's unix socket of the plain QEMU test VM (same kernel,
                  initramfs, disk recipe and TCG settings; booted after the domain was stopped, because
                  libvirtd holds the domain's own agent socket)
   -c local       the controller floor (ping and the N-task play only)
-  qga libvirt:*, qga socket*   with --persistent: ours again with executor: persistent
+  qga libvirt:*, qga socket*   with --persistent: ours again with the default settings (executor: persistent)
 
 Every guest Python run goes through a wrapper interpreter that logs its start and end in the
 guest (bash's clock, no fork), so each task's time splits into the module's own time and the
@@ -69,7 +70,8 @@ exit $rc
 PEER = "libvirt_qemu"
 QGA_LIBVIRT = "qga libvirt:"
 QGA_SOCKET = "qga socket"
-# The same two with `executor: persistent` (--persistent): modules run in forks of a long-lived guest worker.
+# The same two with the default `executor: persistent` (--persistent): modules run in forks of a long-lived
+# guest worker. (The two above set executor: pipelining.)
 QGA_LIBVIRT_PERSISTENT = "qga libvirt:*"
 QGA_SOCKET_PERSISTENT = "qga socket*"
 LOCAL = "-c local"
@@ -391,7 +393,7 @@ def libvirt_session(ctx: Context, scenarios: t.Sequence[str], repeat: int, resul
         measure_raw_ceiling(guest, QGA_LIBVIRT, results)
         common = {"ansible_python_interpreter": WRAPPER_PATH, "ansible_remote_tmp": REMOTE_TMP}
         qga_vars = {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": "libvirt:" + vm.uri,
-                    "ansible_qga_domain": vm.domain, **common, **ctx.qga_vars}
+                    "ansible_qga_domain": vm.domain, "ansible_qga_executor": "pipelining", **common, **ctx.qga_vars}
         targets = [Target(QGA_LIBVIRT, vm.domain, qga_vars, guest, guest)]
         if ctx.persistent:
             targets.append(persistent_target(QGA_LIBVIRT_PERSISTENT, vm.domain, qga_vars, guest))
@@ -419,7 +421,8 @@ def socket_session(ctx: Context, scenarios: t.Sequence[str], repeat: int, result
         prepare_guest(guest, ctx)
         measure_raw_ceiling(guest, QGA_SOCKET, results)
         host_vars = {"ansible_connection": "vmguest.qga.qga", "ansible_qga_channel": guest.channel,
-                     "ansible_python_interpreter": WRAPPER_PATH, "ansible_remote_tmp": REMOTE_TMP, **ctx.qga_vars}
+                     "ansible_python_interpreter": WRAPPER_PATH, "ansible_remote_tmp": REMOTE_TMP,
+                     "ansible_qga_executor": "pipelining", **ctx.qga_vars}
         targets = [Target(QGA_SOCKET, "testvm", host_vars, guest, guest)]
         if ctx.persistent:
             targets.append(persistent_target(QGA_SOCKET_PERSISTENT, "testvm", host_vars, guest))
@@ -602,7 +605,8 @@ def main(argv: t.Sequence[str]) -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated scenario keys")
     parser.add_argument("--no-peer", action="store_true", help="leave out libvirt_qemu")
     parser.add_argument("--persistent", action="store_true",
-                        help="add our columns again with executor: persistent (qga libvirt:*, qga socket*)")
+                        help="add our columns again with the default settings, executor: persistent (qga libvirt:*, "
+                             "qga socket*)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per ansible run (default 900)")
     parser.add_argument("--qga-var", action="append", default=[], metavar="NAME=VALUE",
                         help="an extra host var for our columns, e.g. ansible_qga_poll_max_interval=0.1")

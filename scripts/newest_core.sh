@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # The tests that read ansible-core's own forms (the commands its ActionBase and shell plugin build, its AnsiballZ
-# wrapper, its task results), once more on the newest ansible-core release: the unit tests, and the persistent
-# executor and qga_facts on the host agent. requirements-lock.txt pins the oldest supported release (2.19), which
+# wrapper, its task results), once more on the newest ansible-core release: the unit tests, and on the host agent
+# the connection suite in its default mode (the persistent executor), the executor's own tests and qga_facts. requirements-lock.txt pins the oldest supported release (2.19), which
 # every other test runs on; ansible-core 2.20 and later need Python 3.12 or later on the controller, taken from
 # pyenv. The venv (.venv-core-newest) is made once per NEWEST_CORE; everything else in it keeps the lock's versions.
 #
@@ -31,7 +31,10 @@ if ! "$venv/bin/python" -c "import ansible.release, sys; sys.exit(ansible.releas
     "ansible-core==$NEWEST_CORE" pytest pytest-timeout pytest-xdist passlib pyserial jsonschema PyYAML
 fi
 "$venv/bin/ansible" --version 2>/dev/null | head -n 1
-paths=(tests/unit tests/connection/test_executor.py tests/modules/test_qga_facts.py)
+# The host-agent connection suite in the default mode (the executor), the executor's own and qga_facts.
+export VMGUEST_QGA_TEST_MODES=executor
+paths=(tests/unit tests/connection/test_connection_host.py tests/connection/test_executor.py
+       tests/modules/test_qga_facts.py)
 for arg in "$@"; do
   case $arg in -*) ;; *) paths=() ;; esac  # test paths given: those instead
 done

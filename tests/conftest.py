@@ -25,7 +25,11 @@ from collection_path import add_to_sys_path  # noqa: E402
 
 COLLECTIONS_ROOT = add_to_sys_path()
 
-from executor_workers import remove_run_directory  # noqa: E402  (exports this run's executor directory)
+from executor_workers import (  # noqa: E402  (exports this run's executor directory)
+    remove_run_directory,
+    running_workers,
+    stop_workers_started_since,
+)
 from hostagent import HostAgent  # noqa: E402
 
 
@@ -40,6 +44,15 @@ def stop_host_executor_workers() -> t.Iterator[None]:
     executor directory (executor_workers.PARENT_DIR): stop them and remove it at the end."""
     yield
     remove_run_directory()
+
+
+@pytest.fixture(autouse=True)
+def stop_host_executor_workers_of_the_test() -> t.Iterator[None]:
+    """The executor is the connection's default: a worker a test's plays started through a host agent is stopped
+    after it, so the next test starts from a machine without one, as the tests that count workers expect."""
+    before = set(running_workers())
+    yield
+    stop_workers_started_since(before)
 
 
 @pytest.fixture(scope="session")

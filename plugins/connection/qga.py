@@ -222,18 +222,21 @@ options:
       - name: ansible_qga_poll_max_interval
   executor:
     description:
-      - How pipelined Python module tasks run in the guest.
-      - V(pipelining) starts a fresh guest interpreter for every task (one agent exec).
-      - V(persistent) keeps one worker per guest alive (a root-only 0700 directory under
-        O(executor_dir)); each task runs in a fork of an interpreter that already imported the
-        module_utils of the task's own AnsiballZ payload (same content by hash), requests and replies
-        move as private guest files, no agent exec per task. Worth it where interpreter start-up
-        dominates (TCG or slow guests, many short Python tasks).
-      - Tasks it cannot run exactly as pipelining would (become, O(remote_user) other than root,
-        C(environment), no Python in the guest, a frozen filesystem, Windows) run the normal way;
-        C(-vvv) says why. The C(reset_connection) meta task stops the worker.
+      - How Python module tasks (and ansible-core's housekeeping commands) run in the guest.
+      - V(persistent) keeps one worker per guest alive (a root process in a directory of its own under
+        O(executor_dir)), and one per other identity (a become method and user, or a non-root
+        O(remote_user)), started through that identity's own become command; each task runs in a fork of
+        an interpreter that already imported the module_utils of the task's own AnsiballZ payload (same
+        content by hash), requests and replies move as private guest files, no agent exec per task. The
+        first module task of a play runs the normal way while the worker starts beside it. Workers exit
+        after O(executor_idle_timeout) seconds without tasks; the C(reset_connection) meta task stops them.
+      - V(pipelining) starts a fresh guest interpreter for every task (one agent exec) and leaves no
+        process behind, the choice for guests where no process may outlive a task.
+      - Tasks the worker cannot run exactly as pipelining would (C(async), an C(environment) that sets what
+        an interpreter reads as it starts, no Python in the guest, a frozen filesystem, Windows) run the
+        normal way; C(-vvv) says why.
     type: string
-    default: pipelining
+    default: persistent
     choices: [pipelining, persistent]
     version_added: 0.1.0
     env:
@@ -463,12 +466,14 @@ class Connection(ConnectionBase):
         elif route.name == exec_planner.WORKER_OP:
             done = self._op_in_executor(client, route.op, poll, identity)
         if done is not None:
-            return done.rc, done.stdout, done.stderr
-        try:
-            rc, stdout, stderr = self._run_in_guest(client, user, to_text(cmd), in_data, become, command_timeout, poll)
-        finally:
-            self._finish_worker_start()
-        if rc == 127 and in_data:
+            rc, stdout, stderr = done.rc, done.stdout, done.stderr
+        else:
+            try:
+                rc, stdout, stderr = self._run_in_guest(
+                    client, user, to_text(cmd), in_data, become, command_timeout, poll)
+            finally:
+                self._finish_worker_start()
+        if rc == 127 and (in_data or route.module_file):
             stderr += self._python_hint(cmd, stderr)
         return rc, stdout, stderr
 

@@ -1,7 +1,7 @@
 # Copyright (c) vmguest.qga contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The persistent in-guest executor, controller side (opt-in: ansible_qga_executor=persistent).
+"""The persistent in-guest executor, controller side (the default: ansible_qga_executor=persistent).
 
 A pipelined Python task normally costs a fresh guest interpreter (seconds under TCG).
 Here one worker per guest (module_utils/guest/executor_worker.py, started detached through guest-exec)
@@ -228,7 +228,7 @@ class PersistentExecutor:
         caller runs its task the normal way meanwhile (then finish_start()): the first task of a play costs what
         it costs without the executor.
         """
-        if self._recently_seen() and self.worker_interpreter == self.interpreter and self.worker is not None:
+        if self._recently_seen() and self.worker is not None:
             return self.worker
         try:
             running = self._running_worker()
@@ -246,12 +246,9 @@ class PersistentExecutor:
             raise ExecutorUnavailable("the agent refused %s: %s" % (exc.command, exc.reason)) from None
         if running is None:
             raise ExecutorUnavailable("the worker did not come up (no pid file in %s)" % self.base)
-        pid, start_time, interpreter = running
-        if interpreter != self.interpreter:
-            # Its preloaded interpreter is not the one this task asks for: pipelining is exact, the worker not.
-            raise ExecutorUnavailable("the worker runs %s, the task wants %s" % (interpreter, self.interpreter))
+        # (A task whose interpreter is not the worker's runs in a fresh process of its own interpreter there.)
         self._saw_worker(running)
-        return (pid, start_time)
+        return running[0], running[1]
 
     def _saw_worker(self, running: tuple[int, str, str]) -> None:
         self.worker, self.worker_interpreter = running[:2], running[2]

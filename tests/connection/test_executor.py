@@ -220,8 +220,17 @@ def test_worker_and_its_tasks_run_on_the_oldest_target_python(host_agent: HostAg
         dest: "{dest}"
         mode: "0640"
 """
-    host = executor_host(host_agent.channel, ansible_python_interpreter=python)
-    run = run_playbook(play(tasks), {"h": host}, args=["-vvv"])
+    # A directory of its own: a worker another test started (the default executor) runs another interpreter.
+    own_dir = "/run/vmguest-qga-oldest-%s" % uuid.uuid4().hex[:12]
+    host = executor_host(host_agent.channel, ansible_python_interpreter=python, ansible_qga_executor_dir=own_dir)
+    try:
+        run = run_playbook(play(tasks), {"h": host}, args=["-vvv"])
+        workers = running_workers(own_dir)
+        assert [os.path.realpath("/proc/%d/exe" % pid) for pid in workers] == [os.path.realpath(python)]
+    finally:
+        for pid, directory in running_workers(own_dir).items():
+            stop_worker(pid, directory)
+        shutil.rmtree(own_dir, ignore_errors=True)
     assert run.rc == 0, run.output
     assert ok(run, "command")["stdout"] == "one"
     assert ok(run, "copy")["changed"] is True
@@ -233,7 +242,7 @@ def test_worker_and_its_tasks_run_on_the_oldest_target_python(host_agent: HostAg
     assert run.output.count("EXECUTOR not used") == run.output.count(STARTING_BESIDE) == 1, run.output
     ops = [kind for kind, rc in OP_LINE.findall(run.output) if rc == "0"]
     assert ops == ["home", "mkdtemp", "create", "chmod_u", "rm"], run.output
-    assert os.path.realpath("/proc/%d/exe" % pids[0]) == os.path.realpath(python)
+    assert set(pids) == set(workers)
 
 
 def test_housekeeping_without_a_running_worker_goes_through_the_shell(host_agent: HostAgent) -> None:
@@ -440,6 +449,28 @@ def test_reset_connection_stops_the_identity_workers_with_roots(host_agent: Host
     assert ok(run, "as daemon")["stdout"] == OTHER_USER
     (home,) = re.findall(r"EXECUTOR started the worker of .* in (\S+) \(", run.output)
     assert wait_for(lambda: not os.path.exists(home), 15), "the identity's worker did not stop"
+
+
+def test_a_task_of_another_interpreter_runs_in_the_worker_as_that_interpreter(host_agent: HostAgent) -> None:
+    """python3 and the python3.X it leads to are one interpreter (preloaded); any other runs fresh in the worker,
+    as its own interpreter, and one the guest lacks fails as pipelining fails, with the same hint."""
+    real = os.path.realpath("/usr/bin/python3")
+    tasks = START_WORKER + """
+    - name: by its real name
+      command: echo real
+      vars: {ansible_python_interpreter: %s}
+    - name: again by its real name
+      command: echo real
+      vars: {ansible_python_interpreter: %s}
+    - name: missing
+      command: echo missing
+      vars: {ansible_python_interpreter: /nonexistent/python3}
+""" % (real, real)
+    run = run_playbook(play(tasks), {"h": executor_host(host_agent.channel)}, args=["-vvv"])
+    assert ok(run, "again by its real name")["stdout"] == "real"
+    assert how_jobs_ran(run) == ["fresh", "preloaded", "fresh"], run.output
+    assert len(set(worker_pids(run))) == 1
+    assert "no Python interpreter at /nonexistent/python3" in str(failed(run, "missing")), run.output
 
 
 def test_guest_without_python_falls_back_with_the_usual_hint(host_agent: HostAgent) -> None:

@@ -538,6 +538,7 @@ def _fork_job(jobs: str, job_id: str, base_path: t.List[str], control: socket.so
             payload = handle.read()  # stripped by the manager: zip_data is empty
         os.unlink(request)
         os.environ.update(header.get("env") or {})  # the task's environment: (never what the interpreter read)
+        sys.executable = str(header.get("interpreter") or sys.executable)  # the name the task ran it by
         _job_stdio(jobs, job_id)
         code = payload.replace(EMPTY_ZIP_DATA, b"\nzip_data=" + ZIP_NAME.encode() + b",\n", 1)
         status = run_payload(code, base_path, {ZIP_NAME: zip_b64})
@@ -566,6 +567,16 @@ def _kill_group(pid: int) -> None:
             pass
 
 
+def _exec_interpreter(interpreter: str, env: t.Dict[str, str]) -> None:
+    """Become `interpreter` (stdin the payload), or exit as the pipelined command's shell would without it."""
+    try:
+        os.execve(interpreter, [interpreter], dict(os.environ, **env))  # noqa: S606 (the pipelined command)
+    except OSError as exc:
+        missing = exc.errno == errno.ENOENT
+        os.write(2, ("/bin/sh: 1: %s: %s\n" % (interpreter, "not found" if missing else exc.strerror)).encode())
+        os._exit(127 if missing else 126)
+
+
 def _guard_fresh_job(jobs: str, job_id: str, stdin: int, interpreter: str, env: t.Dict[str, str],
                      manager: int) -> None:
     """Lead the job's process group; run the interpreter in it; kill the group if the manager dies."""
@@ -586,7 +597,7 @@ def _guard_fresh_job(jobs: str, job_id: str, stdin: int, interpreter: str, env: 
             _job_stdio(jobs, job_id)
             os.dup2(stdin, 0)
             _close_fds()
-            os.execve(interpreter, [interpreter], dict(os.environ, **env))  # noqa: S606 (the pipelined command)
+            _exec_interpreter(interpreter, env)
         finally:
             os._exit(127)
     os.close(stdin)
@@ -789,7 +800,7 @@ class Manager:
             key = content_key(zip_b64) if zip_b64 else None
         whole_on_disk = not header.get("zip")
         zygote = self.zygotes.get(key) if key else None
-        preloadable = header.get("interpreter") == self.interpreter
+        preloadable = self._is_own_interpreter(str(header.get("interpreter")))
         if zygote is not None and preloadable and key is not None:
             zygote.used = time.monotonic()
             if whole_on_disk:
@@ -810,6 +821,15 @@ class Manager:
         self._run_fresh(job_id, running_path, header_len, header)
         if key and zip_b64 and preloadable and key not in self.zygotes:
             self._start_zygote(key, zip_b64)
+
+    def _is_own_interpreter(self, interpreter: str) -> bool:
+        """Whether `interpreter` is this worker's (by name or where its symlinks lead: python3 and python3.11)."""
+        if interpreter == self.interpreter:
+            return True
+        try:
+            return os.path.realpath(interpreter) == os.path.realpath(self.interpreter)
+        except (OSError, ValueError):
+            return False
 
     def _module_file(self, job_id: str, running_path: str, path: str, interpreter: str) -> t.Optional[bytes]:
         """The module file a non-pipelined task runs (`INTERPRETER PATH`), read as this worker's identity; None
