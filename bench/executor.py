@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Pipelining vs the persistent executor (ansible_qga_executor=persistent), same run, same agent.
 
-Plays: 10 `command` tasks, and `gather_facts` alone. For the executor, "cold" is the first
+Plays: 10 `command` tasks, and `gather_facts` alone. On the host agent also `-c local` on the same machine: the
+controller's own floor, which still starts an interpreter per task. For the executor, "cold" is the first
 run (the worker starts, the first task of each module runs in a fresh interpreter) and
 "warm" a later one (the worker and its preloaded zygotes are alive), for each way the
 worker wakes (--wake inotify,poll); for the warm runs it also prints what a preloaded job
@@ -83,11 +84,16 @@ def best(runs: list[Run]) -> Run:
     return Run(fastest.wall_s, [job for run in runs for job in run.jobs])
 
 
-def measure(channel_vars: dict[str, t.Any], runs: int, wakes: t.Sequence[str]) -> list[tuple[str, str, Run]]:
-    """(play, mode, run) rows: pipelining, then the executor cold and warm for each wake mode."""
+def measure(
+    channel_vars: dict[str, t.Any], runs: int, wakes: t.Sequence[str], local: bool = False
+) -> list[tuple[str, str, Run]]:
+    """(play, mode, run) rows: pipelining, then the executor cold and warm for each wake mode (and -c local)."""
     pipelining = {**channel_vars, "ansible_qga_executor": "pipelining"}
+    local_vars = {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}
     rows = []
     for name, playbook in (("1 command", ONE_COMMAND), ("10 commands", TEN_COMMANDS), ("gather_facts", GATHER_FACTS)):
+        if local:
+            rows.append((name, "-c local", best([run_play(playbook, local_vars) for _run in range(runs)])))
         rows.append((name, "pipelining", best([run_play(playbook, pipelining) for _run in range(runs)])))
         for wake in wakes:
             persistent = {**channel_vars, "ansible_qga_executor": "persistent", "ansible_qga_executor_wake": wake}
@@ -158,7 +164,8 @@ def main(argv: t.Sequence[str]) -> int:
             if args.identities:
                 print_identities("host agent", {**base, "ansible_qga_channel": agent.channel}, args.runs)
             else:
-                print_table("host agent", measure({**base, "ansible_qga_channel": agent.channel}, args.runs, wakes))
+                rows = measure({**base, "ansible_qga_channel": agent.channel}, args.runs, wakes, local=True)
+                print_table("host agent", rows)
     if args.target in ("vm", "both"):
         from testvm import TestVM
 

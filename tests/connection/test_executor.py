@@ -804,7 +804,11 @@ def test_vm_frozen_guest_does_not_use_the_executor(test_vm: t.Any) -> None:
     - name: reset
       meta: reset_connection
 """
-    run = run_playbook(play(tasks), {"vm": vm_executor_host(test_vm)}, args=["-vvv"])
+    # A directory of its own: earlier tests on the shared VM left a worker in the default one (the executor is
+    # the default), which "warm" would find.
+    own_dir = "/run/vmguest-qga-vm-frozen-%s" % uuid.uuid4().hex[:12]
+    run = run_playbook(play(tasks), {"vm": vm_executor_host(test_vm, ansible_qga_executor_dir=own_dir)},
+                       args=["-vvv"])
     assert ok(run, "thaw")
     result = failed(run, "while frozen")
     assert "frozen" in str(result.get("msg", "")), result
